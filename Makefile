@@ -1,0 +1,45 @@
+# Two commands: `make run` (set up and serve) and `make test` (set up and run every test).
+PORT ?= 5000
+HOST ?= 127.0.0.1
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-test clean
+
+run: setup instance/config.py
+	$(BIN)/kb init
+	$(BIN)/kb seed-demo --if-empty
+	@echo ""
+	@echo "  kb is running at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo ""
+	$(BIN)/kb run --host $(HOST) --port $(PORT)
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/bin/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $@ $(VENV)/.installed
+
+# A random secret key for this machine's instance, written once; plain HTTP on 127.0.0.1,
+# so the session cookie may not demand HTTPS here (production keeps the secure default).
+instance/config.py:
+	@mkdir -p instance
+	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32)); print('SESSION_COOKIE_SECURE = False'); print('REMEMBER_COOKIE_SECURE = False')" > $@
+	@echo "Wrote $@ with a new secret key."
+
+clean:
+	rm -rf $(VENV) build *.egg-info

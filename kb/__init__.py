@@ -1,0 +1,68 @@
+"""kb: a knowledge base of verified answer cards for customer-support teams."""
+import os
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; raised at start-up so it is never silent."""
+
+
+def create_app(config=None, instance_path=None):
+    """Build the application.
+
+    Settings load in this order, later ones winning: `kb.config` defaults, `instance/config.py`,
+    `KB_*` environment variables, then `config` (tests pass their overrides here).
+    The instance folder is `instance_path`, else `KB_INSTANCE_PATH`, else Flask's default.
+    """
+    instance_path = instance_path or os.environ.get("KB_INSTANCE_PATH") or None
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object("kb.config")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("KB")
+    if config:
+        app.config.from_mapping(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _derive_settings(app)
+
+    from kb import cli, extensions, markup, web
+    from kb.accounts import auth
+    from kb.accounts import views as admin_views
+    from kb.cards import views as card_views
+
+    extensions.init_app(app)
+    markup.init_app(app)
+    web.init_app(app)
+    auth.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(card_views.bp)
+    app.register_blueprint(admin_views.bp)
+    return app
+
+
+def _derive_settings(app):
+    """Fill settings that depend on others, and refuse an unsafe production start."""
+    cfg = app.config
+    if not cfg.get("SECRET_KEY"):
+        if cfg.get("TESTING") or app.debug:
+            cfg["SECRET_KEY"] = os.urandom(32).hex()
+        else:
+            raise ConfigError(
+                "No secret key: set KB_SECRET_KEY in the environment or SECRET_KEY in "
+                f"{os.path.join(app.instance_path, 'config.py')} (`make run` writes one)."
+            )
+    url = cfg.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "kb.sqlite")
+    # One spelling for every PostgreSQL URL, with the psycopg 3 driver.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["INDEX_DIR"] = cfg.get("INDEX_DIR") or os.path.join(app.instance_path, "search-index")
+    cfg["OUTBOX_DIR"] = cfg.get("OUTBOX_DIR") or os.path.join(app.instance_path, "outbox")

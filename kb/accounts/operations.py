@@ -1,0 +1,121 @@
+"""Every write to users, teams and memberships; each one is audited. Callers commit."""
+import re
+
+from sqlalchemy import func, select
+
+from kb import audit
+from kb.extensions import db
+from kb.models import ROLES, Membership, Team, User
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+class InvalidAccount(ValueError):
+    """Refused input; `errors` maps a field name to the reason."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def find_user(email):
+    """The user with this e-mail address, matched case-insensitively, or None."""
+    return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+
+
+def find_team(name):
+    return db.session.scalar(select(Team).where(func.lower(Team.name) == (name or "").strip().lower()))
+
+
+def _check_user(email, name, role, password, exclude=None):
+    errors = {}
+    if not EMAIL.match(email or "") or len(email) > 254:
+        errors["email"] = "is not a valid e-mail address"
+    else:
+        clash = find_user(email)
+        if clash is not None and clash is not exclude:
+            errors["email"] = "is already in use"
+    if not (name or "").strip():
+        errors["name"] = "is required"
+    elif len(name) > 120:
+        errors["name"] = "is longer than 120 characters"
+    if role not in ROLES:
+        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
+    if errors:
+        raise InvalidAccount(errors)
+
+
+def create_user(*, email, name, role, password, teams=(), expires_on=None, actor=None):
+    """Create an account; `teams` are Team objects. Raises InvalidAccount with every problem."""
+    email = (email or "").strip().lower()
+    _check_user(email, name, role, password)
+    user = User(email=email, name=name.strip(), role=role, expires_on=expires_on)
+    user.set_password(password)
+    db.session.add(user)
+    for team in teams:
+        user.memberships.append(Membership(team=team))
+    db.session.flush()
+    audit.record(actor, "user.create", f"user:{user.id}", email=email, role=role,
+                 teams=[t.name for t in teams], expires_on=expires_on)
+    return user
+
+
+def update_user(user, *, actor, email, name, role, active, expires_on, password=None):
+    """Change an account; a new password or deactivation signs the user out everywhere."""
+    email = (email or "").strip().lower()
+    _check_user(email, name, role, password or None, exclude=user)
+    if actor is user and (role != user.role or not active):
+        raise InvalidAccount({"role": "you cannot change your own role or deactivate yourself"})
+    before = {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
+              "expires_on": user.expires_on}
+    user.email, user.name, user.role, user.expires_on = email, name.strip(), role, expires_on
+    if user.active and not active:
+        user.sign_out_everywhere()
+    user.active = active
+    if password:
+        user.set_password(password)
+    after = {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
+             "expires_on": user.expires_on}
+    changed = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if password:
+        changed["password"] = "changed"
+    if changed:
+        audit.record(actor, "user.update", f"user:{user.id}", changes=changed)
+    db.session.flush()
+    return user
+
+
+def create_team(*, name, description="", actor=None):
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidAccount({"name": "is required"})
+    if len(name) > 80:
+        raise InvalidAccount({"name": "is longer than 80 characters"})
+    if find_team(name) is not None:
+        raise InvalidAccount({"name": "another team already has this name"})
+    team = Team(name=name, description=(description or "").strip())
+    db.session.add(team)
+    db.session.flush()
+    audit.record(actor, "team.create", f"team:{team.id}", name=name)
+    return team
+
+
+def set_membership(team, user, *, actor, member=True, is_lead=False):
+    """Add, update or remove a user's membership of a team."""
+    membership = db.session.get(Membership, (user.id, team.id))
+    if not member:
+        if membership is not None:
+            db.session.delete(membership)
+            audit.record(actor, "team.remove_member", f"team:{team.id}", user=user.email)
+    elif membership is None:
+        membership = Membership(user=user, team=team, is_lead=is_lead)
+        db.session.add(membership)
+        audit.record(actor, "team.add_member", f"team:{team.id}", user=user.email, lead=is_lead)
+    elif membership.is_lead != is_lead:
+        membership.is_lead = is_lead
+        audit.record(actor, "team.set_lead", f"team:{team.id}", user=user.email, lead=is_lead)
+    db.session.flush()
+    return membership

@@ -1,0 +1,28 @@
+"""Who may do what. Plain predicates shared by pages, the API and the CLI.
+
+agent: read everything internal. expert: write cards in collections their teams own, verify cards
+their teams verify. admin: everything.
+"""
+
+
+def is_admin(user):
+    return bool(user and user.is_authenticated and user.role == "admin")
+
+
+def can_write_in(user, collection):
+    """Create or edit cards in `collection`."""
+    if is_admin(user):
+        return True
+    return bool(user and user.is_authenticated and user.role == "expert" and user.is_member_of(collection.team))
+
+
+def can_edit(user, card):
+    return can_write_in(user, card.collection)
+
+
+def can_verify(user, card):
+    if is_admin(user):
+        return True
+    return bool(
+        user and user.is_authenticated and user.role == "expert" and user.is_member_of(card.verifier_team)
+    )

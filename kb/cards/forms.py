@@ -1,0 +1,51 @@
+"""Card, verification and collection forms. Validation of content lives in operations, not here."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+INTERVAL_CHOICES = [("7", "Weekly (7 days)"), ("30", "Monthly (30 days)"), ("90", "Quarterly (90 days)"),
+                    ("180", "Twice a year (180 days)"), ("365", "Yearly (365 days)"), ("custom", "Custom…")]
+
+
+class CardForm(FlaskForm):
+    title = StringField("Question, as a customer asks it", validators=[DataRequired(), Length(max=200)])
+    answer = TextAreaField("Customer-facing answer (Markdown)", validators=[DataRequired()])
+    internal_notes = TextAreaField("Internal notes for agents (Markdown)")
+    tags = StringField("Tags (comma-separated)")
+    collection = SelectField("Collection", coerce=int)
+    owner = SelectField("Owner", coerce=int)
+    verifier_team = SelectField("Verifying team", coerce=int)
+    interval = SelectField("Verify every", choices=INTERVAL_CHOICES)
+    custom_days = IntegerField("Custom interval (days)", validators=[Optional(), NumberRange(1, 3650)])
+    is_public = BooleanField("Public: may be served to the chatbot and the FAQ once verified")
+    summary = StringField("What changed (for the history)", validators=[Length(max=300)])
+
+    def interval_days(self):
+        if self.interval.data == "custom":
+            return self.custom_days.data
+        return int(self.interval.data)
+
+    def set_interval(self, days):
+        if str(days) in dict(INTERVAL_CHOICES):
+            self.interval.data = str(days)
+        else:
+            self.interval.data, self.custom_days.data = "custom", days
+
+    def validate_custom_days(self, field):
+        if self.interval.data == "custom" and not field.data:
+            raise ValueError("Enter the number of days.")
+
+
+class VerifyForm(FlaskForm):
+    note = TextAreaField("What did you check? (optional)", validators=[Length(max=2000)])
+    source_url = StringField("Source link (optional)", validators=[Length(max=500)])
+
+
+class CollectionForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Slug (in the URL)", validators=[Optional(), Length(max=80)])
+    description = TextAreaField("Description", validators=[Length(max=2000)])
+    team = SelectField("Owning team", coerce=int)
+    default_interval_days = IntegerField("Default verification interval (days)", default=90,
+                                         validators=[DataRequired(), NumberRange(1, 3650)])
+    is_public = BooleanField("Public collection (its cards appear in the FAQ and to the chatbot by default)")

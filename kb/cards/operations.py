@@ -1,0 +1,283 @@
+"""Every write to cards and collections. Pages, the API, import and the CLI all come through here.
+
+Operations validate, change the session and flush; the caller commits once (or rolls back).
+"""
+import json
+import re
+import secrets
+
+from flask import current_app
+from sqlalchemy import select
+
+from kb import audit
+from kb.dates import utcnow
+from kb.extensions import db
+from kb.models import Card, CardTag, Collection, Revision, Verification
+
+CONTENT_FIELDS = ("title", "answer", "internal_notes", "tags")
+META_FIELDS = ("collection", "owner", "verifier_team", "interval_days", "is_public")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class InvalidCard(ValueError):
+    """Refused input; `errors` maps a field name to the reason, for forms and import reports."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _limit(name):
+    return current_app.config[name]
+
+
+def clean_tags(tags):
+    """Tags from a list or a comma-separated string: trimmed, lower-case, unique, sorted."""
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
+        raise InvalidCard({"tags": "must be a list of words"})
+    cleaned = sorted({" ".join(t.split()).lower() for t in tags if t.strip()})
+    too_long = [t for t in cleaned if len(t) > _limit("TAG_MAX_CHARS")]
+    if too_long:
+        raise InvalidCard({"tags": f"tag {too_long[0][:20]!r}… is longer than {_limit('TAG_MAX_CHARS')} characters"})
+    if len(cleaned) > _limit("TAGS_MAX"):
+        raise InvalidCard({"tags": f"at most {_limit('TAGS_MAX')} tags"})
+    return cleaned
+
+
+def clean_interval(days):
+    """A verification interval in whole days, within limits."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidCard({"interval_days": "must be a whole number of days"})
+    if not 1 <= days <= _limit("INTERVAL_MAX_DAYS"):
+        raise InvalidCard({"interval_days": f"must be between 1 and {_limit('INTERVAL_MAX_DAYS')} days"})
+    return days
+
+
+def clean_content(title, answer, internal_notes="", tags=()):
+    """Validate a card's content; returns the normalised fields or raises InvalidCard with every error."""
+    errors = {}
+    title = " ".join((title or "").split()) if isinstance(title, str) else None
+    if not title:
+        errors["title"] = "is required"
+    elif len(title) > _limit("TITLE_MAX_CHARS"):
+        errors["title"] = f"is longer than {_limit('TITLE_MAX_CHARS')} characters"
+    if not isinstance(answer, str) or not answer.strip():
+        errors["answer"] = "is required"
+    elif len(answer) > _limit("ANSWER_MAX_CHARS"):
+        errors["answer"] = f"is longer than {_limit('ANSWER_MAX_CHARS')} characters"
+    if internal_notes is None:
+        internal_notes = ""
+    if not isinstance(internal_notes, str):
+        errors["internal_notes"] = "must be text"
+    elif len(internal_notes) > _limit("NOTES_MAX_CHARS"):
+        errors["internal_notes"] = f"is longer than {_limit('NOTES_MAX_CHARS')} characters"
+    try:
+        tags = clean_tags(tags)
+    except InvalidCard as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidCard(errors)
+    # Normalise line endings so that browsers (CRLF) and files (LF) give identical revisions.
+    return {
+        "title": title,
+        "answer": answer.replace("\r\n", "\n").strip("\n"),
+        "internal_notes": internal_notes.replace("\r\n", "\n").strip("\n"),
+        "tags": tags,
+    }
+
+
+def new_external_id():
+    return "kb-" + secrets.token_hex(6)
+
+
+def _snapshot(card, author, summary, now):
+    card.revision_number += 1
+    card.updated_at = now
+    revision = Revision(
+        card=card,
+        number=card.revision_number,
+        title=card.title,
+        answer=card.answer,
+        internal_notes=card.internal_notes,
+        tags_json=json.dumps(card.tag_names),
+        summary=(summary or "")[:300],
+        author=author,
+        created_at=now,
+    )
+    db.session.add(revision)
+    return revision
+
+
+def _set_tags(card, tags):
+    existing = {t.name: t for t in card.tags}
+    card.tags = [existing.get(name) or CardTag(name=name) for name in tags]
+
+
+def create_card(*, collection, owner, verifier_team, author, title, answer, internal_notes="", tags=(),
+                interval_days=None, is_public=None, external_id=None, summary="Created", now=None):
+    """Create a card and its first revision. Public and interval default to the collection's."""
+    content = clean_content(title, answer, internal_notes, tags)
+    interval = clean_interval(collection.default_interval_days if interval_days is None else interval_days)
+    if external_id is not None and not EXTERNAL_ID.match(external_id):
+        raise InvalidCard({"external_id": "use 1-100 letters, digits, '.', '_', ':' or '-'"})
+    now = now or utcnow()
+    card = Card(
+        external_id=external_id or new_external_id(),
+        collection=collection,
+        owner=owner,
+        verifier_team=verifier_team,
+        interval_days=interval,
+        is_public=collection.is_public if is_public is None else bool(is_public),
+        title=content["title"],
+        answer=content["answer"],
+        internal_notes=content["internal_notes"],
+        revision_number=0,
+        created_at=now,
+        updated_at=now,
+    )
+    _set_tags(card, content["tags"])
+    db.session.add(card)
+    _snapshot(card, author, summary, now)
+    db.session.flush()
+    return card
+
+
+def edit_card(card, *, author, summary="", now=None, **changes):
+    """Apply changes; a change of content makes a new revision (returned), metadata alone does not."""
+    unknown = set(changes) - set(CONTENT_FIELDS) - set(META_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown card fields: {sorted(unknown)}")
+    merged = {f: changes.get(f, getattr(card, "tag_names" if f == "tags" else f)) for f in CONTENT_FIELDS}
+    content = clean_content(**merged)
+    if "interval_days" in changes:
+        changes["interval_days"] = clean_interval(changes["interval_days"])
+    now = now or utcnow()
+    for name in META_FIELDS:
+        if name in changes and getattr(card, name) != changes[name]:
+            setattr(card, name, changes[name])
+            card.updated_at = now
+    if all(content[f] == (card.tag_names if f == "tags" else getattr(card, f)) for f in CONTENT_FIELDS):
+        return None
+    card.title, card.answer, card.internal_notes = content["title"], content["answer"], content["internal_notes"]
+    _set_tags(card, content["tags"])
+    revision = _snapshot(card, author, summary, now)
+    db.session.flush()
+    return revision
+
+
+def get_revision(card, number):
+    return db.session.scalar(select(Revision).filter_by(card_id=card.id, number=number))
+
+
+def restore_revision(card, number, author, now=None):
+    """Make an old revision's content current again, as a new revision (history stays intact)."""
+    old = get_revision(card, number)
+    if old is None:
+        raise LookupError(f"card {card.id} has no revision {number}")
+    return edit_card(
+        card,
+        author=author,
+        summary=f"Restored revision {number}",
+        now=now,
+        title=old.title,
+        answer=old.answer,
+        internal_notes=old.internal_notes,
+        tags=old.tags,
+    )
+
+
+def clean_source_url(url):
+    url = (url or "").strip()
+    if url and not re.match(r"^https?://\S+$", url):
+        raise InvalidCard({"source_url": "must be an http(s) link"})
+    if len(url) > 500:
+        raise InvalidCard({"source_url": "is longer than 500 characters"})
+    return url
+
+
+def verify_card(card, user, note="", source_url="", at=None):
+    """Record that `user` checked the card's current revision, at `at` (default now)."""
+    at = at or utcnow()
+    verification = Verification(
+        card=card,
+        revision_number=card.revision_number,
+        user=user,
+        verified_at=at,
+        note=(note or "").strip(),
+        source_url=clean_source_url(source_url),
+    )
+    db.session.add(verification)
+    card.verified_at = at
+    card.verified_by = user
+    card.verified_revision_number = card.revision_number
+    audit.record(user, "card.verify", f"card:{card.id}", revision=card.revision_number, note=verification.note)
+    db.session.flush()
+    return verification
+
+
+def set_archived(card, actor, archived, now=None):
+    if card.is_archived == archived:
+        return
+    card.is_archived = archived
+    card.updated_at = now or utcnow()
+    audit.record(actor, "card.archive" if archived else "card.unarchive", f"card:{card.id}")
+    db.session.flush()
+
+
+def clean_collection(name, slug, default_interval_days, team, exclude=None):
+    errors = {}
+    name = " ".join((name or "").split())
+    slug = (slug or "").strip().lower()
+    if not name:
+        errors["name"] = "is required"
+    elif len(name) > 120:
+        errors["name"] = "is longer than 120 characters"
+    if not SLUG.match(slug) or len(slug) > 80:
+        errors["slug"] = "use lower-case letters, digits and single dashes (e.g. holiday-season)"
+    if team is None:
+        errors["team"] = "is required"
+    try:
+        clean_interval(default_interval_days)
+    except InvalidCard:
+        errors["default_interval_days"] = f"must be between 1 and {_limit('INTERVAL_MAX_DAYS')} days"
+    for field, value in (("name", name), ("slug", slug)):
+        clash = db.session.scalar(select(Collection).filter_by(**{field: value}))
+        if clash is not None and clash is not exclude and field not in errors:
+            errors[field] = f"another collection already uses {value!r}"
+    if errors:
+        raise InvalidCard(errors)
+    return name, slug
+
+
+def slugify(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "collection"
+
+
+def create_collection(*, name, team, actor=None, slug=None, description="", default_interval_days=90,
+                      is_public=False):
+    name, slug = clean_collection(name, slug or slugify(name), default_interval_days, team)
+    position = (db.session.scalar(select(db.func.max(Collection.position))) or 0) + 1
+    collection = Collection(
+        name=name, slug=slug, team=team, description=(description or "").strip(),
+        default_interval_days=default_interval_days, is_public=bool(is_public), position=position,
+    )
+    db.session.add(collection)
+    db.session.flush()
+    audit.record(actor, "collection.create", f"collection:{collection.id}", name=name, public=collection.is_public)
+    return collection
+
+
+def update_collection(collection, *, actor, name, slug, team, description, default_interval_days, is_public):
+    name, slug = clean_collection(name, slug, default_interval_days, team, exclude=collection)
+    before = {"name": collection.name, "slug": collection.slug, "team": collection.team.name,
+              "public": collection.is_public, "interval": collection.default_interval_days}
+    collection.name, collection.slug, collection.team = name, slug, team
+    collection.description = (description or "").strip()
+    collection.default_interval_days = default_interval_days
+    collection.is_public = bool(is_public)
+    audit.record(actor, "collection.update", f"collection:{collection.id}", before=before)
+    db.session.flush()
+    return collection

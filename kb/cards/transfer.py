@@ -1,0 +1,278 @@
+"""Import and export of cards as JSON Lines, one card a line. All or nothing.
+
+The format: title, answer, internal_notes, tags, collection, public, owner_email, verifier_team,
+verify_interval_days, verified_at, verified_by_email, archived, external_id. Export adds `verified`
+(the verified revision's title, answer, internal_notes and tags) when the card was edited since its
+verification, so that a round trip keeps a card's status exactly.
+"""
+import json
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kb.accounts.operations import find_team
+from kb.cards import operations
+from kb.dates import parse_iso, utcnow
+from kb.extensions import db
+from kb.models import Card, Collection, Team, User
+
+FIELDS = ("external_id", "title", "answer", "internal_notes", "tags", "collection", "public", "owner_email",
+          "verifier_team", "verify_interval_days", "verified_at", "verified_by_email", "archived", "verified")
+REQUIRED = ("title", "answer", "collection", "owner_email", "verifier_team")
+
+
+class ImportFailed(Exception):
+    """The file was refused; `errors` lists (line number, message), and nothing was written."""
+
+    def __init__(self, errors):
+        super().__init__(f"{len(errors)} error(s); nothing was imported")
+        self.errors = errors
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    verified: int = 0
+    collections_created: list = field(default_factory=list)
+
+    def summary(self):
+        text = (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.verified} verification(s) recorded")
+        if self.collections_created:
+            text += f"; new collections: {', '.join(self.collections_created)}"
+        return text
+
+
+def _bool(row, name, errors, default=None):
+    value = row.get(name, default)
+    if value is not None and not isinstance(value, bool):
+        errors.append(f"{name} must be true or false")
+        return default
+    return value
+
+
+def _validate(row, users, teams, seen_ids):
+    """Check one parsed line; returns (clean dict, list of error messages)."""
+    errors = []
+    unknown = sorted(set(row) - set(FIELDS))
+    if unknown:
+        errors.append(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(FIELDS)})")
+    missing = [name for name in REQUIRED if row.get(name) in (None, "")]
+    if missing:
+        errors.append(f"missing {', '.join(missing)}")
+    clean = {}
+    try:
+        clean.update(operations.clean_content(row.get("title"), row.get("answer"), row.get("internal_notes", ""),
+                                              row.get("tags", [])))
+    except operations.InvalidCard as exc:
+        errors += [f"{k} {v}" for k, v in exc.errors.items() if k not in missing]
+    ext = row.get("external_id")
+    if ext is not None:
+        if not isinstance(ext, str) or not operations.EXTERNAL_ID.match(ext):
+            errors.append("external_id must be 1-100 letters, digits, '.', '_', ':' or '-'")
+        elif ext in seen_ids:
+            errors.append(f"external_id {ext!r} already appears on line {seen_ids[ext]}")
+    clean["external_id"] = ext
+    coll = row.get("collection")
+    if coll is not None and (not isinstance(coll, str) or not coll.strip() or len(coll) > 120):
+        errors.append("collection must be a name of 1-120 characters")
+    clean["collection"] = coll.strip() if isinstance(coll, str) else coll
+    owner_email = row.get("owner_email")
+    clean["owner"] = users.get(owner_email.strip().lower()) if isinstance(owner_email, str) else None
+    if owner_email and clean["owner"] is None:
+        errors.append(f"unknown owner {owner_email!r} (create the account first)")
+    team_name = row.get("verifier_team")
+    clean["team"] = teams.get(team_name.strip().lower()) if isinstance(team_name, str) else None
+    if team_name and clean["team"] is None:
+        errors.append(f"unknown verifier_team {team_name!r}")
+    interval = row.get("verify_interval_days")
+    if interval is not None:
+        try:
+            operations.clean_interval(interval)
+        except operations.InvalidCard as exc:
+            errors.append(f"verify_interval_days {exc.errors['interval_days']}")
+    clean["interval_days"] = interval
+    clean["public"] = _bool(row, "public", errors)
+    clean["archived"] = _bool(row, "archived", errors, False)
+    clean["verified_at"] = clean["verified_by"] = None
+    if row.get("verified_at") not in (None, ""):
+        try:
+            clean["verified_at"] = parse_iso(row["verified_at"])
+        except ValueError as exc:
+            errors.append(f"verified_at: {exc}")
+        else:
+            if clean["verified_at"] > utcnow():
+                errors.append("verified_at is in the future")
+        by = row.get("verified_by_email")
+        if by:
+            clean["verified_by"] = users.get(by.strip().lower()) if isinstance(by, str) else None
+            if clean["verified_by"] is None:
+                errors.append(f"unknown verified_by_email {by!r}")
+        else:
+            clean["verified_by"] = clean["owner"]
+    elif row.get("verified_by_email"):
+        errors.append("verified_by_email given without verified_at")
+    clean["verified"] = None
+    if row.get("verified") is not None:
+        old = row["verified"]
+        if not isinstance(old, dict) or clean["verified_at"] is None:
+            errors.append("verified must be an object with the verified title and answer, next to verified_at")
+        else:
+            try:
+                clean["verified"] = operations.clean_content(old.get("title"), old.get("answer"),
+                                                             old.get("internal_notes", ""), old.get("tags", []))
+            except operations.InvalidCard as exc:
+                errors += [f"verified.{k} {v}" for k, v in exc.errors.items()]
+    return clean, errors
+
+
+def parse(lines):
+    """Parse and validate every line against the database; raises ImportFailed listing every error."""
+    users = {u.email.lower(): u for u in db.session.scalars(select(User))}
+    teams = {t.name.lower(): t for t in db.session.scalars(select(Team))}
+    rows, errors, seen_ids = [], [], {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(row, dict):
+            errors.append((number, "each line must be a JSON object"))
+            continue
+        clean, line_errors = _validate(row, users, teams, seen_ids)
+        errors += [(number, message) for message in line_errors]
+        if clean.get("external_id"):
+            seen_ids.setdefault(clean["external_id"], number)
+        rows.append((number, clean))
+    if errors:
+        raise ImportFailed(errors)
+    if not rows:
+        raise ImportFailed([(0, "the file has no cards")])
+    return rows
+
+
+def _collection(name, team, cache, report, actor):
+    key = name.lower()
+    if key not in cache:
+        collection = operations.create_collection(name=name, team=team, actor=actor,
+                                                  slug=_free_slug(operations.slugify(name)))
+        cache[key] = collection
+        report.collections_created.append(name)
+    return cache[key]
+
+
+def _free_slug(slug):
+    candidate, n = slug, 2
+    while db.session.scalar(select(Collection.id).filter_by(slug=candidate)) is not None:
+        candidate, n = f"{slug}-{n}", n + 1
+    return candidate
+
+
+def apply(rows, actor=None):
+    """Write validated rows in the current transaction (the caller commits or rolls back)."""
+    report = ImportReport()
+    collections = {c.name.lower(): c for c in db.session.scalars(select(Collection))}
+    wanted = [clean["external_id"] for _, clean in rows if clean["external_id"]]
+    existing = {}
+    for chunk in range(0, len(wanted), 500):
+        for card in db.session.scalars(
+            select(Card).where(Card.external_id.in_(wanted[chunk:chunk + 500])).options(selectinload(Card.tags))
+        ):
+            existing[card.external_id] = card
+    now = utcnow()
+    for number, clean in rows:
+        collection = _collection(clean["collection"], clean["team"], collections, report, actor)
+        card = existing.get(clean["external_id"])
+        author = actor or clean["owner"]
+        content = {k: clean[k] for k in ("title", "answer", "internal_notes", "tags")}
+        if card is None:
+            card = operations.create_card(
+                collection=collection, owner=clean["owner"], verifier_team=clean["team"], author=author,
+                interval_days=clean["interval_days"], is_public=clean["public"], external_id=clean["external_id"],
+                summary="Imported", now=clean["verified_at"] or now, **(clean["verified"] or content),
+            )
+            report.created += 1
+            if clean["verified"] is not None:
+                # Recreate "edited since verification": verify the old text, then apply the current one.
+                operations.verify_card(card, clean["verified_by"], note="Imported verification",
+                                       at=clean["verified_at"])
+                report.verified += 1
+                operations.edit_card(card, author=author, summary="Imported (edited since verification)",
+                                     now=now, **content)
+        else:
+            meta = {"collection": collection, "owner": clean["owner"], "verifier_team": clean["team"]}
+            if clean["interval_days"] is not None:
+                meta["interval_days"] = clean["interval_days"]
+            if clean["public"] is not None:
+                meta["is_public"] = clean["public"]
+            before = (card.revision_number, card.updated_at)
+            operations.edit_card(card, author=author, summary="Imported", now=now, **content, **meta)
+            changed = (card.revision_number, card.updated_at) != before or card.is_archived != clean["archived"]
+            report.updated += changed
+            report.unchanged += not changed
+        # Only a verification newer than the recorded one verifies the current revision: re-importing
+        # changed content with old (or no) verification fields never silently verifies it.
+        if clean["verified_at"] and (card.verified_at is None or clean["verified_at"] > card.verified_at):
+            operations.verify_card(card, clean["verified_by"], note="Imported verification", at=clean["verified_at"])
+            report.verified += 1
+        if card.is_archived != clean["archived"]:
+            operations.set_archived(card, actor, clean["archived"], now=now)
+    db.session.flush()
+    return report
+
+
+def import_lines(lines, actor=None, dry_run=False):
+    """Validate then import, all or nothing. Returns an ImportReport; raises ImportFailed."""
+    rows = parse(lines)
+    try:
+        report = apply(rows, actor)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
+
+
+def export_rows():
+    """Every card, archived included, in the import format, in a stable order."""
+    cards = db.session.scalars(
+        select(Card).order_by(Card.id).options(selectinload(Card.tags), selectinload(Card.collection),
+                                              selectinload(Card.owner), selectinload(Card.verifier_team),
+                                              selectinload(Card.verified_by))
+    )
+    for card in cards:
+        row = {
+            "external_id": card.external_id,
+            "title": card.title,
+            "answer": card.answer,
+            "internal_notes": card.internal_notes,
+            "tags": card.tag_names,
+            "collection": card.collection.name,
+            "public": card.is_public,
+            "owner_email": card.owner.email,
+            "verifier_team": card.verifier_team.name,
+            "verify_interval_days": card.interval_days,
+            "verified_at": card.verified_at.isoformat().replace("+00:00", "Z") if card.verified_at else None,
+            "verified_by_email": card.verified_by.email if card.verified_by else None,
+            "archived": card.is_archived,
+        }
+        if card.verified_revision_number and card.verified_revision_number != card.revision_number:
+            old = operations.get_revision(card, card.verified_revision_number)
+            row["verified"] = {"title": old.title, "answer": old.answer, "internal_notes": old.internal_notes,
+                               "tags": old.tags}
+        yield row
+
+
+def export_lines():
+    for row in export_rows():
+        yield json.dumps(row, ensure_ascii=False) + "\n"

@@ -1,0 +1,283 @@
+"""Card pages: home, collections, a card, the editor, verification, history and diffs."""
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from kb import markup
+from kb.accounts import permissions
+from kb.cards import operations
+from kb.cards.diff import diff_revisions
+from kb.cards.forms import CardForm, VerifyForm
+from kb.extensions import db
+from kb.models import Card, Collection, Team, User
+
+bp = Blueprint("cards", __name__)
+
+
+def get_card(card_id, check=None):
+    """The card, or 404; with `check` (a permissions predicate) a 403 when the user may not act."""
+    card = db.session.get(Card, card_id)
+    if card is None:
+        abort(404, f"There is no card {card_id}.")
+    if check is not None and not check(current_user, card):
+        abort(403, "You are not allowed to do this to this card.")
+    return card
+
+
+def get_collection(slug):
+    collection = db.session.scalar(select(Collection).filter_by(slug=slug))
+    if collection is None:
+        abort(404, f"There is no collection {slug!r}.")
+    return collection
+
+
+@bp.get("/")
+def home():
+    counts = dict(
+        db.session.execute(
+            select(Card.collection_id, func.count()).where(~Card.is_archived).group_by(Card.collection_id)
+        ).all()
+    )
+    collections = db.session.scalars(select(Collection).order_by(Collection.position, Collection.name)).all()
+    live = select(Card).where(~Card.is_archived)
+    recently_updated = db.session.scalars(live.order_by(Card.updated_at.desc()).limit(8)).all()
+    recently_verified = db.session.scalars(
+        live.where(Card.verified_at.is_not(None)).order_by(Card.verified_at.desc()).limit(8)
+    ).all()
+    return render_template(
+        "cards/home.html", collections=collections, counts=counts,
+        recently_updated=recently_updated, recently_verified=recently_verified,
+    )
+
+
+@bp.get("/collections/<slug>")
+def collection(slug):
+    coll = get_collection(slug)
+    show_archived = request.args.get("archived") == "1"
+    query = select(Card).filter_by(collection_id=coll.id).order_by(Card.title)
+    if not show_archived:
+        query = query.where(~Card.is_archived)
+    cards = db.session.scalars(query).all()
+    archived_count = db.session.scalar(
+        select(func.count()).select_from(Card).filter_by(collection_id=coll.id, is_archived=True)
+    )
+    return render_template("cards/collection.html", collection=coll, cards=cards,
+                           show_archived=show_archived, archived_count=archived_count)
+
+
+@bp.get("/cards/<int:card_id>")
+def detail(card_id, verify_form=None):
+    card = get_card(card_id)
+    verified = operations.get_revision(card, card.verified_revision_number) if card.verified_revision_number else None
+    changes = None
+    if verified is not None and verified.number != card.revision_number:
+        changes = [d for d in diff_revisions(verified, card_revision_view(card)) if d.changed]
+    return render_template(
+        "cards/card.html", card=card, verify_form=verify_form or VerifyForm(),
+        changes_since_verified=changes, verified_revision=verified,
+    ), 400 if verify_form is not None else 200
+
+
+def card_revision_view(card):
+    """The card's current content in the shape of a revision (for diffs)."""
+    return operations.get_revision(card, card.revision_number)
+
+
+@bp.get("/cards/by-key/<key>")
+def by_key(key):
+    """Stable links between cards that survive export and import into another database."""
+    card = db.session.scalar(select(Card).filter_by(external_id=key))
+    if card is None:
+        abort(404, f"There is no card with key {key!r}.")
+    return redirect(url_for("cards.detail", card_id=card.id))
+
+
+def _fill_choices(form, card=None):
+    writable = [c for c in db.session.scalars(select(Collection).order_by(Collection.name))
+                if permissions.can_write_in(current_user, c) or (card is not None and c.id == card.collection_id)]
+    form.collection.choices = [(c.id, c.name) for c in writable]
+    owners = db.session.scalars(
+        select(User).where(User.active, User.role.in_(("expert", "admin"))).order_by(User.name)
+    ).all()
+    if card is not None and card.owner not in owners:
+        owners.append(card.owner)
+    form.owner.choices = [(u.id, f"{u.name} ({u.email})") for u in owners]
+    form.verifier_team.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+
+
+def _form_errors(form, errors):
+    for name, message in errors.items():
+        field = getattr(form, {"interval_days": "custom_days"}.get(name, name), None)
+        (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
+
+
+def _chosen(form):
+    """The objects picked in the form's selects; 400 if a posted id does not exist."""
+    coll = db.session.get(Collection, form.collection.data)
+    owner = db.session.get(User, form.owner.data)
+    team = db.session.get(Team, form.verifier_team.data)
+    if coll is None or owner is None or team is None:
+        abort(400, "The form refers to a collection, owner or team that does not exist.")
+    if not permissions.can_write_in(current_user, coll):
+        abort(403, f"You cannot write cards in {coll.name}.")
+    return coll, owner, team
+
+
+@bp.route("/cards/new", methods=["GET", "POST"])
+def new():
+    form = CardForm()
+    _fill_choices(form)
+    if not form.collection.choices:
+        abort(403, "You cannot create cards: no collection is owned by a team of yours.")
+    if request.method == "GET":
+        preset = db.session.scalar(select(Collection).filter_by(slug=request.args.get("collection", "")))
+        if preset is not None and permissions.can_write_in(current_user, preset):
+            form.collection.data = preset.id
+            form.verifier_team.data = preset.team_id
+            form.set_interval(preset.default_interval_days)
+            form.is_public.data = preset.is_public
+        else:
+            form.set_interval(90)
+        form.owner.data = current_user.id
+    if form.validate_on_submit():
+        coll, owner, team = _chosen(form)
+        try:
+            card = operations.create_card(
+                collection=coll, owner=owner, verifier_team=team, author=current_user,
+                title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+                tags=form.tags.data or "", interval_days=form.interval_days(), is_public=form.is_public.data,
+                summary=form.summary.data or "Created",
+            )
+        except operations.InvalidCard as exc:
+            db.session.rollback()
+            _form_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash("Card created. It is a draft until someone verifies it.", "success")
+            return redirect(url_for("cards.detail", card_id=card.id))
+    return render_template("cards/edit.html", form=form, card=None), 400 if form.errors else 200
+
+
+@bp.route("/cards/<int:card_id>/edit", methods=["GET", "POST"])
+def edit(card_id):
+    card = get_card(card_id, permissions.can_edit)
+    form = CardForm(obj=card if request.method == "GET" else None)
+    _fill_choices(form, card)
+    base_revision = request.form.get("base_revision", type=int) or card.revision_number
+    if request.method == "GET":
+        form.tags.data = ", ".join(card.tag_names)
+        form.collection.data, form.owner.data = card.collection_id, card.owner_id
+        form.verifier_team.data = card.verifier_team_id
+        form.set_interval(card.interval_days)
+    elif form.validate_on_submit():
+        if base_revision != card.revision_number:
+            form.form_errors.append(
+                f"Someone saved revision {card.revision_number} while you were editing revision "
+                f"{base_revision}. Your text is below; open the card in another tab, compare, and save again."
+            )
+            base_revision = card.revision_number
+        else:
+            coll, owner, team = _chosen(form)
+            try:
+                revision = operations.edit_card(
+                    card, author=current_user, summary=form.summary.data,
+                    title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+                    tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
+                    interval_days=form.interval_days(), is_public=form.is_public.data,
+                )
+            except operations.InvalidCard as exc:
+                db.session.rollback()
+                _form_errors(form, exc.errors)
+            else:
+                db.session.commit()
+                if revision is None:
+                    flash("Saved. The content did not change, so no new revision was made.", "info")
+                else:
+                    flash(f"Saved as revision {revision.number}.", "success")
+                return redirect(url_for("cards.detail", card_id=card.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("cards/edit.html", form=form, card=card, base_revision=base_revision), status
+
+
+@bp.post("/cards/preview")
+def preview():
+    """Live preview for the editor: the same sanitised rendering as the card page."""
+    data = request.get_json(silent=True) or {}
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        abort(400, "Send {\"text\": \"...\"}.")
+    return jsonify(html=str(markup.render(text)))
+
+
+@bp.post("/cards/<int:card_id>/verify")
+def verify(card_id):
+    card = get_card(card_id, permissions.can_verify)
+    form = VerifyForm()
+    if form.validate_on_submit():
+        try:
+            operations.verify_card(card, current_user, note=form.note.data, source_url=form.source_url.data)
+        except operations.InvalidCard as exc:
+            db.session.rollback()
+            _form_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(f"Verified revision {card.revision_number}. Thank you.", "success")
+            return redirect(url_for("cards.detail", card_id=card.id))
+    return detail(card_id, verify_form=form)
+
+
+@bp.post("/cards/<int:card_id>/archive")
+def archive(card_id):
+    card = get_card(card_id, permissions.can_edit)
+    archived = request.form.get("archived") != "0"
+    operations.set_archived(card, current_user, archived)
+    db.session.commit()
+    flash("Card archived: hidden from lists and never served." if archived else "Card restored from the archive.",
+          "success")
+    return redirect(url_for("cards.detail", card_id=card.id))
+
+
+@bp.get("/cards/<int:card_id>/history")
+def history(card_id):
+    card = get_card(card_id)
+    revisions = list(reversed(card.revisions))
+    verified_numbers = {v.revision_number for v in card.verifications}
+    return render_template("cards/history.html", card=card, revisions=revisions,
+                           verified_numbers=verified_numbers)
+
+
+@bp.get("/cards/<int:card_id>/revisions/<int:number>")
+def revision(card_id, number):
+    card = get_card(card_id)
+    rev = operations.get_revision(card, number)
+    if rev is None:
+        abort(404, f"Card {card_id} has no revision {number}.")
+    return render_template("cards/revision.html", card=card, revision=rev)
+
+
+@bp.get("/cards/<int:card_id>/diff")
+def diff(card_id):
+    card = get_card(card_id)
+    latest = card.revision_number
+    old_n = request.args.get("from", type=int) or max(latest - 1, 1)
+    new_n = request.args.get("to", type=int) or latest
+    old, new_ = operations.get_revision(card, old_n), operations.get_revision(card, new_n)
+    if old is None or new_ is None:
+        abort(404, f"Card {card_id} has revisions 1 to {latest}.")
+    return render_template("cards/diff.html", card=card, old=old, new=new_, fields=diff_revisions(old, new_),
+                           numbers=range(latest, 0, -1))
+
+
+@bp.post("/cards/<int:card_id>/revisions/<int:number>/restore")
+def restore(card_id, number):
+    card = get_card(card_id, permissions.can_edit)
+    try:
+        revision_ = operations.restore_revision(card, number, current_user)
+    except LookupError:
+        abort(404, f"Card {card_id} has no revision {number}.")
+    db.session.commit()
+    if revision_ is None:
+        flash(f"Revision {number} has the same content as the current one; nothing to restore.", "info")
+    else:
+        flash(f"Restored revision {number} as revision {revision_.number}. It needs verification.", "success")
+    return redirect(url_for("cards.detail", card_id=card.id))

@@ -1,0 +1,149 @@
+"""The `kb` command line: thin wrappers that parse options, call operations and report."""
+import os
+import sys
+import tempfile
+from datetime import date
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from kb.extensions import db
+from kb.models import ROLES, Team
+
+
+def main():
+    """Entry point of the `kb` console script (`flask --app kb` is the same group)."""
+    from kb import create_app
+
+    group = FlaskGroup(create_app=lambda: create_app(), help="kb: verified answer cards for support teams.")
+    group(prog_name="kb")
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Create the database schema, or migrate it to the latest version."""
+    from flask_migrate import upgrade
+    from flask import current_app
+
+    upgrade()
+    url = db.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Database ready: {url}")
+    os.makedirs(current_app.config["INDEX_DIR"], exist_ok=True)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no accounts yet (first run).")
+@with_appcontext
+def seed_demo_command(if_empty):
+    """Load the demo knowledge base (idempotent) and print the demo accounts."""
+    from kb import demo
+
+    if if_empty and not demo.database_is_empty():
+        click.echo("Database already has accounts; demo data not loaded.")
+    else:
+        summary = demo.seed()
+        db.session.commit()
+        click.echo(summary)
+    click.echo("Demo accounts (e-mail / password / role):")
+    for email, password, role in demo.demo_accounts():
+        click.echo(f"  {email:<28} {password:<14} {role}")
+
+
+def _parse_date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD, e.g. 2027-01-31") from None
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--team", "teams", multiple=True, help="Team name; repeat for several teams.")
+@click.option("--expires", callback=_parse_date, help="Last day the account works (YYYY-MM-DD).")
+@with_appcontext
+def create_user_command(email, name, role, password, teams, expires):
+    """Create an account."""
+    from kb.accounts import operations
+
+    found = []
+    for name_ in teams:
+        team = operations.find_team(name_)
+        if team is None:
+            known = ", ".join(db.session.scalars(select(Team.name).order_by(Team.name))) or "none yet"
+            raise click.ClickException(f"unknown team {name_!r} (teams: {known}; `kb create-team` adds one)")
+        found.append(team)
+    try:
+        user = operations.create_user(email=email, name=name, role=role, password=password, teams=found,
+                                      expires_on=expires)
+    except operations.InvalidAccount as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}" + (f", teams: {', '.join(teams)}" if teams else ""))
+
+
+@click.command("create-team")
+@click.argument("name")
+@click.option("--description", default="")
+@with_appcontext
+def create_team_command(name, description):
+    """Create a team."""
+    from kb.accounts import operations
+
+    try:
+        team = operations.create_team(name=name, description=description)
+    except operations.InvalidAccount as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created team {team.name}")
+
+
+@click.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
+@with_appcontext
+def import_command(path, dry_run):
+    """Import cards from a JSON Lines file (PATH or - for standard input). All or nothing."""
+    from kb.cards import transfer
+
+    try:
+        report = transfer.import_lines(path, dry_run=dry_run)
+    except transfer.ImportFailed as exc:
+        for number, message in exc.errors:
+            click.echo(f"{path.name}:{number}: {message}", err=True)
+        raise click.ClickException(f"{len(exc.errors)} error(s); nothing was imported.") from None
+    click.echo(("Dry run, nothing written: " if dry_run else "Imported: ") + report.summary())
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+@with_appcontext
+def export_command(path):
+    """Export every card as JSON Lines to PATH (or - for standard output)."""
+    from kb.cards import transfer
+
+    if path == "-":
+        count = sum(1 for line in transfer.export_lines() if sys.stdout.write(line) is not None)
+    else:
+        # Write next to the target and rename, so that a crash never leaves half a file.
+        folder = os.path.dirname(os.path.abspath(path))
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as tmp:
+            count = 0
+            for line in transfer.export_lines():
+                tmp.write(line)
+                count += 1
+        os.replace(tmp.name, path)
+    click.echo(f"Exported {count} card(s).", err=path == "-")
+
+
+def init_app(app):
+    for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
+                    export_command):
+        app.cli.add_command(command)

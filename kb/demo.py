@@ -1,0 +1,114 @@
+"""Seed the demo knowledge base (`kb seed-demo`): idempotent, dates relative to today."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from kb.accounts import operations as accounts
+from kb.cards import operations as cards
+from kb.dates import utcnow
+from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
+from kb.extensions import db
+from kb.models import Card, Collection, User
+
+
+def database_is_empty():
+    return not db.session.scalar(select(func.count()).select_from(User))
+
+
+def demo_accounts():
+    """(e-mail, password, role) of every demo account, for `make run` to print."""
+    return [(u["email"], u["password"], u["role"] + ("" if u.get("active", True) else ", deactivated")
+             + (f", expires in {u['expires_in_days']} days" if u.get("expires_in_days") else ""))
+            for u in USERS]
+
+
+
+def _verification_time(state, interval, now):
+    """When a card in `state` was last verified, so that it shows that state today."""
+    return {
+        "verified": now - timedelta(days=max(interval // 4, 1)),
+        "due_soon": now - timedelta(days=interval) + timedelta(days=3),
+        "lapsed": now - timedelta(days=interval + 10),
+        "edited": now - timedelta(days=max(interval // 3, 2)),
+    }.get(state)
+
+
+def _verifier(team, users):
+    """An active expert or admin of the team, else the first admin."""
+    for user in team.members:
+        if user.active and user.role in ("expert", "admin"):
+            return user
+    return next(u for u in users.values() if u.role == "admin")
+
+
+def seed(now=None):
+    """Create whatever part of the demo data is missing; returns a one-line summary."""
+    now = now or utcnow()
+    created = {"teams": 0, "users": 0, "collections": 0, "cards": 0}
+    teams = {}
+    for spec in TEAMS:
+        team = accounts.find_team(spec["name"])
+        if team is None:
+            team = accounts.create_team(name=spec["name"], description=spec.get("description", ""))
+            created["teams"] += 1
+        teams[spec["name"]] = team
+    users = {}
+    for spec in USERS:
+        user = accounts.find_user(spec["email"])
+        if user is None:
+            expires = spec.get("expires_in_days")
+            user = accounts.create_user(
+                email=spec["email"], name=spec["name"], role=spec["role"], password=spec["password"],
+                teams=[teams[t] for t in spec.get("teams", [])],
+                expires_on=(now + timedelta(days=expires)).date() if expires else None,
+            )
+            for lead_of in spec.get("lead_of", []):
+                accounts.set_membership(teams[lead_of], user, actor=None, is_lead=True)
+            created["users"] += 1
+        users[spec["key"]] = user
+    collections = {}
+    for spec in COLLECTIONS:
+        coll = db.session.scalar(select(Collection).filter_by(slug=spec["slug"]))
+        if coll is None:
+            coll = cards.create_collection(
+                name=spec["name"], slug=spec["slug"], description=spec.get("description", ""),
+                team=teams[spec["team"]], default_interval_days=spec.get("default_interval_days", 90),
+                is_public=spec.get("public", False),
+            )
+            created["collections"] += 1
+        collections[spec["slug"]] = coll
+    existing = set(db.session.scalars(select(Card.external_id)))
+    for spec in CARDS:
+        if spec["key"] in existing:
+            continue
+        _seed_card(spec, users, teams, collections, now)
+        created["cards"] += 1
+    # Users deactivated last, so that they could own cards first.
+    for spec in USERS:
+        if not spec.get("active", True) and users[spec["key"]].active:
+            users[spec["key"]].active = False
+    db.session.flush()
+    return "Demo data: " + ", ".join(f"{n} {what} added" for what, n in created.items())
+
+
+def _seed_card(spec, users, teams, collections, now):
+    interval = spec["interval_days"]
+    state = spec["state"]
+    verified_at = _verification_time(state, interval, now)
+    created_at = (verified_at or now - timedelta(days=5)) - timedelta(days=2)
+    owner = users[spec["owner"]]
+    team = teams[spec["verifier_team"]]
+    card = cards.create_card(
+        collection=collections[spec["collection"]], owner=owner, verifier_team=team, author=owner,
+        title=spec["title"], answer=spec["answer"], internal_notes=spec.get("internal_notes", ""),
+        tags=spec.get("tags", []), interval_days=interval, is_public=spec.get("public"),
+        external_id=spec["key"], now=created_at,
+    )
+    if verified_at is not None:
+        cards.verify_card(card, _verifier(team, users), note="Checked against the current policy document.",
+                          at=verified_at)
+    if state == "edited":
+        edit = dict(spec["edit"])
+        summary = edit.pop("summary", "Policy update")
+        cards.edit_card(card, author=owner, summary=summary, now=now - timedelta(days=1), **edit)
+    return card

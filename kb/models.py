@@ -1,0 +1,290 @@
+"""Database tables. The database is the source of truth; the search index is derived from it."""
+import json
+import secrets
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kb.dates import UTCDateTime, utcnow
+from kb.extensions import db
+
+ROLES = ("agent", "expert", "admin")
+
+
+def _new_session_token():
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'expert', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Seasonal accounts stop working after this day (inclusive), without anyone remembering to.
+    expires_on: Mapped[date | None]
+    # Part of the login cookie: rotating it signs the user out everywhere.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=_new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+        self.sign_out_everywhere()
+
+    def sign_out_everywhere(self):
+        self.session_token = _new_session_token()
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self):
+        return self.session_token
+
+    @property
+    def is_expired(self):
+        return self.expires_on is not None and utcnow().date() > self.expires_on
+
+    @property
+    def is_active(self):
+        return self.active and not self.is_expired
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+    @property
+    def teams(self):
+        return [m.team for m in self.memberships]
+
+    def is_member_of(self, team):
+        return team is not None and any(m.team_id == team.id for m in self.memberships)
+
+    def __repr__(self):
+        return f"<User {self.email}>"
+
+
+class Team(db.Model):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="team", cascade="all, delete-orphan"
+    )
+
+    @property
+    def members(self):
+        return [m.user for m in self.memberships]
+
+    def __repr__(self):
+        return f"<Team {self.name}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    is_lead: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    team: Mapped[Team] = relationship(back_populates="memberships")
+
+
+class Collection(db.Model):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    default_interval_days: Mapped[int] = mapped_column(default=90)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    # Cards of a public collection are public (chatbot and FAQ) unless marked internal.
+    is_public: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team] = relationship()
+    cards: Mapped[list["Card"]] = relationship(back_populates="collection")
+
+    def __repr__(self):
+        return f"<Collection {self.slug}>"
+
+
+class Card(db.Model):
+    """One answer. The content columns mirror the current revision, for fast listing."""
+
+    __tablename__ = "cards"
+    __table_args__ = (CheckConstraint("interval_days > 0", name="interval_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable across databases: import/export matches on it, and /cards/by-key/<it> links survive moves.
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    verifier_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    interval_days: Mapped[int] = mapped_column(default=90)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    is_archived: Mapped[bool] = mapped_column(default=False)
+
+    title: Mapped[str] = mapped_column(String(300))
+    answer: Mapped[str] = mapped_column(Text)
+    internal_notes: Mapped[str] = mapped_column(Text, default="")
+    revision_number: Mapped[int] = mapped_column(default=0)
+
+    verified_revision_number: Mapped[int | None]
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    collection: Mapped[Collection] = relationship(back_populates="cards")
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    verifier_team: Mapped[Team] = relationship()
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    tags: Mapped[list["CardTag"]] = relationship(
+        cascade="all, delete-orphan", order_by="CardTag.name", back_populates="card"
+    )
+    revisions: Mapped[list["Revision"]] = relationship(
+        cascade="all, delete-orphan", order_by="Revision.number", back_populates="card"
+    )
+    verifications: Mapped[list["Verification"]] = relationship(
+        cascade="all, delete-orphan", order_by="Verification.verified_at.desc()", back_populates="card"
+    )
+
+    @property
+    def tag_names(self):
+        return [t.name for t in self.tags]
+
+    def __repr__(self):
+        return f"<Card {self.id} {self.title[:30]!r}>"
+
+
+class CardTag(db.Model):
+    __tablename__ = "card_tags"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+    card: Mapped[Card] = relationship(back_populates="tags")
+
+
+class Revision(db.Model):
+    """An immutable snapshot of a card's content, numbered from 1 per card."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("card_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(300))
+    answer: Mapped[str] = mapped_column(Text)
+    internal_notes: Mapped[str] = mapped_column(Text, default="")
+    tags_json: Mapped[str] = mapped_column(Text, default="[]")
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    card: Mapped[Card] = relationship(back_populates="revisions")
+    author: Mapped[User] = relationship()
+
+    @property
+    def tags(self):
+        return json.loads(self.tags_json)
+
+
+class Verification(db.Model):
+    """Who verified which revision of a card, when, and what they checked."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    revision_number: Mapped[int]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str] = mapped_column(String(500), default="")
+
+    card: Mapped[Card] = relationship(back_populates="verifications")
+    user: Mapped[User] = relationship()
+
+
+class CardChange(db.Model):
+    """The change feed: one row per card write, in the writing transaction.
+
+    The search index applies rows past its own watermark, so nothing committed is ever lost to it.
+    No foreign key: the row must outlive a deleted card so that the index drops it too.
+    """
+
+    __tablename__ = "card_changes"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    card_id: Mapped[int] = mapped_column(index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Attributable record of verifications, account, permission and collection changes."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def detail(self):
+        return json.loads(self.detail_json)
+
+
+def _card_id_of(obj):
+    if isinstance(obj, Card):
+        return obj.id
+    if isinstance(obj, (CardTag, Revision, Verification)):
+        return obj.card_id
+    return None
+
+
+@event.listens_for(Session, "after_flush")
+def _record_card_changes(session, flush_context):
+    """Write a change-feed row for every card touched by this flush, whatever code path wrote it.
+
+    After the flush every new row has its id; the insert joins the same transaction.
+    """
+    card_ids = set()
+    for obj in list(session.new) + list(session.deleted):
+        card_ids.add(_card_id_of(obj))
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            card_ids.add(_card_id_of(obj))
+    card_ids.discard(None)
+    if card_ids:
+        now = utcnow()
+        session.connection().execute(
+            CardChange.__table__.insert(),
+            [{"card_id": card_id, "changed_at": now} for card_id in sorted(card_ids)],
+        )

@@ -1,0 +1,73 @@
+"""Site-wide page plumbing: error pages, template helpers, security headers."""
+from flask import current_app, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from kb import dates
+from kb.accounts import permissions
+from kb.dates import utcnow
+from kb.verification import policy
+
+
+def wants_json():
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.path.startswith("/api/") or best == "application/json"
+
+
+def handle_http_error(error):
+    """Every HTTP error as a page (or JSON for API clients), never a bare stack trace."""
+    if isinstance(error, CSRFError):
+        code, title, message = 400, "Form expired", (
+            "This form was missing its security token or it expired. Go back, reload the page and try again."
+        )
+    else:
+        code, title, message = error.code or 500, error.name, error.description
+    if wants_json():
+        return jsonify(error={"code": title.lower().replace(" ", "_"), "message": message}), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def handle_unexpected(error):
+    current_app.logger.exception("Unhandled error")
+    if wants_json():
+        return jsonify(error={"code": "internal_error", "message": "Something went wrong on our side."}), 500
+    return render_template(
+        "errors/error.html", code=500, title="Something went wrong",
+        message="The error has been logged. Nothing you typed was saved by this request; please try again."
+    ), 500
+
+
+def status_of(card):
+    """The card's status now, with the deployment's warning window (templates call this)."""
+    return policy.card_status(card, utcnow(), current_app.config["WARNING_DAYS"])
+
+
+def set_security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    )
+    return response
+
+
+def init_app(app):
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.after_request(set_security_headers)
+    app.jinja_env.filters["datetime"] = dates.format_datetime
+    app.jinja_env.filters["date"] = dates.format_date
+    app.jinja_env.globals.update(
+        status_of=status_of,
+        can_edit=lambda card: permissions.can_edit(current_user, card),
+        can_verify=lambda card: permissions.can_verify(current_user, card),
+        can_write_in=lambda collection: permissions.can_write_in(current_user, collection),
+        is_admin=lambda: permissions.is_admin(current_user),
+        csrf_form=FlaskForm,
+        brand=lambda: current_app.config["BRAND_NAME"],
+    )
