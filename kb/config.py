@@ -21,6 +21,9 @@ PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 # CSRF tokens live as long as the session: an editor may keep a card open for a long time.
 WTF_CSRF_TIME_LIMIT = None
 
+# Werkzeug password hash method; the test suite lowers the work factor to stay fast.
+PASSWORD_HASH_METHOD = "scrypt"
+
 # Largest request body (card forms, previews): 2 MB.
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from kb.accounts import operations, permissions
 from kb.cards import operations as card_operations
-from kb.cards.forms import CollectionForm
+from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
 from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
 
@@ -26,7 +26,7 @@ def admins_only():
 class UserForm(FlaskForm):
     email = StringField("E-mail", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    role = SelectField("Role", choices=options((r, r.capitalize()) for r in ROLES))
     teams = SelectMultipleField("Teams", coerce=int)
     expires_on = DateField("Account expires after (seasonal hires)", validators=[Optional()])
     active = BooleanField("Active", default=True)
@@ -49,8 +49,12 @@ def _apply_errors(form, errors):
         (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
 
 
+def _team_options():
+    return options((t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name)))
+
+
 def _teams_choices(form):
-    form.teams.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+    form.teams.choices = _team_options()
 
 
 def _selected_teams(form):
@@ -148,8 +152,8 @@ def create_team():
 def team(team_id):
     team_ = db.session.get(Team, team_id) or abort(404, "No such team.")
     form = MemberForm()
-    form.user.choices = [(u.id, f"{u.name} ({u.email})")
-                         for u in db.session.scalars(select(User).where(User.active).order_by(User.name))]
+    form.user.choices = options((u.id, f"{u.name} ({u.email})")
+                                for u in db.session.scalars(select(User).where(User.active).order_by(User.name)))
     if form.validate_on_submit():
         user = db.session.get(User, form.user.data) or abort(400, "No such user.")
         operations.set_membership(team_, user, actor=current_user, is_lead=form.is_lead.data)
@@ -171,7 +175,7 @@ def remove_member(team_id, user_id):
 
 def _collection_form(collection=None):
     form = CollectionForm(obj=collection if request.method == "GET" else None)
-    form.team.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+    form.team.choices = _team_options()
     if collection is not None and request.method == "GET":
         form.team.data = collection.team_id
     return form

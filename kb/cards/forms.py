@@ -1,10 +1,16 @@
 """Card, verification and collection forms. Validation of content lives in operations, not here."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-INTERVAL_CHOICES = [("7", "Weekly (7 days)"), ("30", "Monthly (30 days)"), ("90", "Quarterly (90 days)"),
-                    ("180", "Twice a year (180 days)"), ("365", "Yearly (365 days)"), ("custom", "Custom…")]
+INTERVALS = {"7": "Weekly (7 days)", "30": "Monthly (30 days)", "90": "Quarterly (90 days)",
+             "180": "Twice a year (180 days)", "365": "Yearly (365 days)", "custom": "Custom…"}
+
+
+def options(pairs):
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 class CardForm(FlaskForm):
@@ -15,7 +21,7 @@ class CardForm(FlaskForm):
     collection = SelectField("Collection", coerce=int)
     owner = SelectField("Owner", coerce=int)
     verifier_team = SelectField("Verifying team", coerce=int)
-    interval = SelectField("Verify every", choices=INTERVAL_CHOICES)
+    interval = SelectField("Verify every", choices=options(INTERVALS.items()))
     custom_days = IntegerField("Custom interval (days)", validators=[Optional(), NumberRange(1, 3650)])
     is_public = BooleanField("Public: may be served to the chatbot and the FAQ once verified")
     summary = StringField("What changed (for the history)", validators=[Length(max=300)])
@@ -26,14 +32,18 @@ class CardForm(FlaskForm):
         return int(self.interval.data)
 
     def set_interval(self, days):
-        if str(days) in dict(INTERVAL_CHOICES):
+        if str(days) in INTERVALS:
             self.interval.data = str(days)
         else:
             self.interval.data, self.custom_days.data = "custom", days
 
-    def validate_custom_days(self, field):
-        if self.interval.data == "custom" and not field.data:
-            raise ValueError("Enter the number of days.")
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # Checked here, not inline: Optional() on the field would stop an inline validator.
+        if self.interval.data == "custom" and not self.custom_days.data and not self.custom_days.errors:
+            self.custom_days.errors = ["Enter the number of days."]
+            return False
+        return valid
 
 
 class VerifyForm(FlaskForm):

@@ -7,7 +7,7 @@ from kb import markup
 from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.diff import diff_revisions
-from kb.cards.forms import CardForm, VerifyForm
+from kb.cards.forms import CardForm, VerifyForm, options
 from kb.extensions import db
 from kb.models import Card, Collection, Team, User
 
@@ -95,14 +95,14 @@ def by_key(key):
 def _fill_choices(form, card=None):
     writable = [c for c in db.session.scalars(select(Collection).order_by(Collection.name))
                 if permissions.can_write_in(current_user, c) or (card is not None and c.id == card.collection_id)]
-    form.collection.choices = [(c.id, c.name) for c in writable]
+    form.collection.choices = options((c.id, c.name) for c in writable)
     owners = db.session.scalars(
         select(User).where(User.active, User.role.in_(("expert", "admin"))).order_by(User.name)
     ).all()
     if card is not None and card.owner not in owners:
         owners.append(card.owner)
-    form.owner.choices = [(u.id, f"{u.name} ({u.email})") for u in owners]
-    form.verifier_team.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+    form.owner.choices = options((u.id, f"{u.name} ({u.email})") for u in owners)
+    form.verifier_team.choices = options((t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name)))
 
 
 def _form_errors(form, errors):

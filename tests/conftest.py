@@ -1,0 +1,151 @@
+"""Fixtures: a fresh app per test, with its own SQLite file and instance folder, migrated for real."""
+import itertools
+import re
+
+import pytest
+from flask_migrate import upgrade
+
+from kb import create_app
+from kb.extensions import db
+
+PASSWORD = "correct-horse-1"
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
+         "REMEMBER_COOKIE_SECURE": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
+        instance_path=tmp_path / "instance",
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def _detached(app, obj):
+    """Commit, load the columns, and hand the object out of the session (its ids stay readable)."""
+    db.session.commit()
+    db.session.refresh(obj)
+    db.session.expunge(obj)
+    return obj
+
+
+@pytest.fixture
+def make_team(app):
+    def make(name=None, description=""):
+        from kb.accounts import operations
+
+        with app.app_context():
+            return _detached(app, operations.create_team(name=name or f"Team {next(_seq)}", description=description))
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    def make(role="agent", teams=(), email=None, password=PASSWORD, name=None, expires_on=None, lead_of=()):
+        from kb.accounts import operations
+        from kb.models import Team
+
+        n = next(_seq)
+        with app.app_context():
+            team_objs = [db.session.get(Team, t.id) for t in teams]
+            user = operations.create_user(email=email or f"{role}{n}@example.com", name=name or f"{role.title()} {n}",
+                                          role=role, password=password, teams=team_objs, expires_on=expires_on)
+            for team in lead_of:
+                operations.set_membership(db.session.get(Team, team.id), user, actor=None, is_lead=True)
+            return _detached(app, user)
+
+    return make
+
+
+@pytest.fixture
+def make_collection(app):
+    def make(team, name=None, public=False, interval=90):
+        from kb.cards import operations
+        from kb.models import Team
+
+        with app.app_context():
+            coll = operations.create_collection(name=name or f"Collection {next(_seq)}",
+                                                team=db.session.get(Team, team.id), is_public=public,
+                                                default_interval_days=interval)
+            return _detached(app, coll)
+
+    return make
+
+
+@pytest.fixture
+def make_card(app):
+    def make(collection, owner, verifier_team=None, verified_at=None, verified_by=None, **fields):
+        from kb.cards import operations
+        from kb.models import Collection, Team, User
+
+        with app.app_context():
+            coll = db.session.get(Collection, collection.id)
+            owner_ = db.session.get(User, owner.id)
+            team = db.session.get(Team, (verifier_team or coll.team).id)
+            fields.setdefault("title", f"Question {next(_seq)}?")
+            fields.setdefault("answer", "An answer.")
+            card = operations.create_card(collection=coll, owner=owner_, verifier_team=team, author=owner_, **fields)
+            if verified_at is not None:
+                operations.verify_card(card, db.session.get(User, (verified_by or owner).id), at=verified_at)
+            return _detached(app, card)
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self):
+        page = self.client.get("/login").get_data(as_text=True)
+        return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def login(self, email, password=PASSWORD, next_url=None):
+        url = "/login" + (f"?next={next_url}" if next_url else "")
+        return self.client.post(url, data={"email": email, "password": password, "csrf_token": self.csrf_token()})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
+
+    def post(self, url, data=None, **kwargs):
+        """POST a form with a valid CSRF token, as a browser would."""
+        return self.client.post(url, data={**(data or {}), "csrf_token": self.csrf_token()}, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def world(make_team, make_user, make_collection, make_card):
+    """A small knowledge base: two teams, users of every role, a collection each, a card each."""
+    billing, logistics = make_team("Billing experts"), make_team("Logistics experts")
+    admin = make_user("admin", email="admin@example.com")
+    expert = make_user("expert", teams=[billing], email="bianca@example.com")
+    other_expert = make_user("expert", teams=[logistics], email="leo@example.com")
+    agent = make_user("agent", email="agent@example.com")
+    billing_coll = make_collection(billing, name="Payments & billing", public=True)
+    shipping_coll = make_collection(logistics, name="Shipping & delivery")
+    billing_card = make_card(billing_coll, expert, title="How do refunds work?", answer="Refunds take 5 days.")
+    shipping_card = make_card(shipping_coll, other_expert, title="How long does shipping take?",
+                              answer="3-5 business days.")
+    return dict(billing=billing, logistics=logistics, admin=admin, expert=expert, other_expert=other_expert,
+                agent=agent, billing_coll=billing_coll, shipping_coll=shipping_coll, billing_card=billing_card,
+                shipping_card=shipping_card)

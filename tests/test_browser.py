@@ -1,0 +1,284 @@
+"""End-to-end tests: the real app served over HTTP, driven by the system Chromium through Playwright.
+
+One server (with its own migrated SQLite database and the demo data) per module; a fresh browser
+context per test. The tests assert what a user sees: headings, flashes, badges, the live preview,
+history and diffs, and the pages people without permission get.
+
+Chromium comes from Debian (/usr/bin/chromium), never from a Playwright download. Without it the
+tests are skipped on a workstation, but fail when the CI environment variable is set, so that CI
+can never pass them by silently skipping.
+"""
+import os
+import re
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _unavailable(reason):
+    """Skip on a workstation; fail in CI, where a skipped browser test would hide a broken setup."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser tests must run)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    _unavailable("playwright is not installed (pip install -e '.[test]')")
+
+# Demo data (kb/demo_content.py) the tests walk through.
+LEO = ("leo@example.com", "expert-demo")        # expert in Logistics experts and Support leads
+AGENT = ("agent@example.com", "agent-demo")
+COLLECTION_NAME = "Orders & cancellations"
+CARD_KEY = "cancel-before-shipment"             # in "orders", verified by Support leads, owned by Leo
+CARD_TITLE = "Can a customer cancel an order before it ships?"
+
+NEW_SENTENCE = "Cancellations requested after 6 pm are handled by the warehouse the next business morning."
+SUMMARY = "Explain evening cancellations (browser test)"
+VERIFY_NOTE = "Checked the evening cut-off with the Reno warehouse (browser test)."
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory):
+    """An app like conftest's `app` (migrated SQLite in a tmp instance folder), with the demo data."""
+    from flask_migrate import upgrade
+
+    from kb import create_app, demo
+    from kb.extensions import db
+
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
+         "REMEMBER_COOKIE_SECURE": False},
+        instance_path=tmp_path_factory.mktemp("browser") / "instance",
+    )
+    with app.app_context():
+        upgrade()
+        demo.seed()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_app):
+    """Serve the app on a free port of 127.0.0.1 from a background thread; shut it down afterwards."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kb-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A page in a fresh browser context (no cookies shared between tests); fails on JS errors."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    js_errors = []
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert js_errors == [], f"JavaScript errors on the page: {js_errors}"
+
+
+def _card(app):
+    """(id, revision number) of the demo card the tests use, read from the database."""
+    from sqlalchemy import select
+
+    from kb.extensions import db
+    from kb.models import Card
+
+    with app.app_context():
+        card = db.session.scalar(select(Card).filter_by(external_id=CARD_KEY))
+        assert card is not None, f"demo card {CARD_KEY!r} is missing"
+        return card.id, card.revision_number
+
+
+@pytest.fixture
+def card_id(live_app):
+    return _card(live_app)[0]
+
+
+def log_in(page, email, password):
+    """Fill and submit the sign-in form that is on the page."""
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def card_badge(page):
+    return page.locator(".card-page .heading .badge")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+def test_expert_edits_card_with_live_preview_history_and_diff(page, base_url, live_app):
+    _, old_revision = _card(live_app)
+    new_revision = old_revision + 1
+
+    # Sign in through the form; land on the home page with the collections.
+    page.goto("/login")
+    log_in(page, *LEO)
+    expect(page).to_have_url(f"{base_url}/")
+    expect(page.locator(".topbar .me")).to_contain_text("Leo Fischer")
+    expect(page.get_by_role("heading", name="Collections", exact=True)).to_be_visible()
+
+    # Collection, then card.
+    page.locator("ul.collections").get_by_role("link", name=COLLECTION_NAME).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(COLLECTION_NAME)
+    page.get_by_role("link", name=CARD_TITLE).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
+    expect(page.locator("#answer")).not_to_contain_text(NEW_SENTENCE)
+
+    # The editor: change the answer; the live preview (kb.js -> /cards/preview) renders it.
+    page.get_by_role("link", name="Edit", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit card")
+    answer = page.get_by_label("Customer-facing answer (Markdown)")
+    preview = page.locator("#answer-preview")
+    expect(preview).to_contain_text("as long as the order hasn't started shipping")
+    expect(preview).not_to_contain_text(NEW_SENTENCE)
+    answer.fill(answer.input_value() + f"\n\n**Evening orders:** {NEW_SENTENCE}")
+    expect(preview).to_contain_text(NEW_SENTENCE)
+    # Rendered as Markdown by the server, not echoed as text.
+    expect(preview.locator("strong", has_text="Evening orders:")).to_be_visible()
+    expect(preview).not_to_contain_text("**Evening orders:**")
+
+    page.get_by_label("What changed (for the history)").fill(SUMMARY)
+    page.get_by_role("button", name="Save new revision").click()
+
+    # Back on the card: the flash and the new text.
+    expect(page).to_have_url(re.compile(r"/cards/\d+$"))
+    expect(page.locator(".flash")).to_have_text(f"Saved as revision {new_revision}.")
+    expect(page.locator("#answer")).to_contain_text(NEW_SENTENCE)
+
+    # History: the new revision is on top, current, with its summary.
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("History")
+    top = page.locator("table.table tbody tr").first
+    expect(top).to_contain_text(f"#{new_revision}")
+    expect(top).to_contain_text("current")
+    expect(top).to_contain_text(SUMMARY)
+    expect(top).to_contain_text("Leo Fischer")
+
+    # Compare with the previous revision: the sentence is marked as inserted.
+    page.get_by_role("button", name="Compare selected revisions").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Revision {old_revision} → revision {new_revision}")
+    expect(page.locator("pre.diff ins", has_text=NEW_SENTENCE)).to_have_count(1)
+    expect(page.locator("pre.diff del", has_text=NEW_SENTENCE)).to_have_count(0)
+
+
+def _ensure_edited_since_verification(app):
+    """The card as the previous test leaves it; made so here when this test runs on its own."""
+    from sqlalchemy import select
+
+    from kb.accounts.operations import find_user
+    from kb.cards import operations
+    from kb.extensions import db
+    from kb.models import Card
+
+    with app.app_context():
+        card = db.session.scalar(select(Card).filter_by(external_id=CARD_KEY))
+        if card.verified_revision_number == card.revision_number:
+            operations.edit_card(card, author=find_user(LEO[0]), summary=SUMMARY,
+                                 answer=f"{card.answer}\n\n{NEW_SENTENCE}")
+            db.session.commit()
+        return card.revision_number
+
+
+def test_expert_verifies_edited_card(page, live_app, card_id):
+    revision = _ensure_edited_since_verification(live_app)
+
+    page.goto("/login")
+    log_in(page, *LEO)
+    expect(page.get_by_role("heading", name="Collections", exact=True)).to_be_visible()
+
+    page.goto(f"/cards/{card_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
+    expect(card_badge(page)).to_have_text("Needs verification")
+    expect(page.locator("ul.reasons li[data-reason=edited]")).to_contain_text(
+        f"Edited since verification (verified revision {revision - 1}, current revision {revision})")
+    expect(page.get_by_role("heading", name=re.compile(r"^Changed since the verified revision"))).to_be_visible()
+
+    verify = page.locator("section#verify")
+    expect(verify.get_by_role("heading")).to_have_text(f"Verify revision {revision}")
+    verify.get_by_label("What did you check? (optional)").fill(VERIFY_NOTE)
+    verify.get_by_role("button", name="Verify").click()
+
+    expect(page.locator(".flash")).to_have_text(f"Verified revision {revision}. Thank you.")
+    expect(card_badge(page)).to_have_text("Verified")
+    expect(page.locator("ul.reasons")).to_have_count(0)
+    history = page.locator("section", has=page.get_by_role("heading", name="Verification history"))
+    entry = history.locator("li", has_text=VERIFY_NOTE)
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text(f"Leo Fischer verified revision {revision}")
+
+
+def test_agent_cannot_edit_or_verify(page, card_id):
+    page.goto("/login")
+    log_in(page, *AGENT)
+    expect(page.locator(".topbar .me")).to_contain_text("Jordan Lee")
+
+    page.goto(f"/cards/{card_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
+    expect(page.locator("#answer")).to_contain_text("as long as the order hasn't started shipping")
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Verify")).to_have_count(0)
+    expect(page.get_by_role("button", name="Archive")).to_have_count(0)
+    expect(page.locator("section#verify")).to_have_count(0)
+
+    response = page.goto(f"/cards/{card_id}/edit")
+    assert response is not None and response.status == 403
+    expect(page.locator(".error-code")).to_have_text("403")
+    expect(page.locator(".error-page")).to_contain_text("not allowed")
+    expect(page.get_by_label("Customer-facing answer (Markdown)")).to_have_count(0)
+
+
+def test_anonymous_visit_redirects_to_login_and_back(page, base_url, card_id):
+    page.goto(f"/cards/{card_id}")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.locator(".flash")).to_have_text("Please sign in to see this page.")
+    expect(page.get_by_text(CARD_TITLE)).to_have_count(0)
+
+    log_in(page, *AGENT)
+    expect(page).to_have_url(f"{base_url}/cards/{card_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
