@@ -65,6 +65,8 @@ def _validate(row, users, teams, seen_ids):
     if missing:
         errors.append(f"missing {', '.join(missing)}")
     clean = {}
+    if not isinstance(row.get("tags", []), list):
+        errors.append("tags must be a list of strings")
     try:
         clean.update(operations.clean_content(row.get("title"), row.get("answer"), row.get("internal_notes", ""),
                                               row.get("tags", [])))
