@@ -67,7 +67,7 @@ def update_user(user, *, actor, email, name, role, active, expires_on, password=
     """Change an account; a new password or deactivation signs the user out everywhere."""
     email = (email or "").strip().lower()
     _check_user(email, name, role, password or None, exclude=user)
-    if actor is user and (role != user.role or not active):
+    if actor is not None and actor.id == user.id and (role != user.role or not active):
         raise InvalidAccount({"role": "you cannot change your own role or deactivate yourself"})
     before = {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
               "expires_on": user.expires_on}
