@@ -1,6 +1,7 @@
 """Every write to cards and collections. Pages, the API, import and the CLI all come through here.
 
-Operations validate, change the session and flush; the caller commits once (or rolls back).
+Operations validate and change the session; the caller commits once (or rolls back). They flush only
+when they need an id, so that a bulk import can batch thousands of cards into few round trips.
 """
 import json
 import re
@@ -141,7 +142,6 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     _set_tags(card, content["tags"])
     db.session.add(card)
     _snapshot(card, author, summary, now)
-    db.session.flush()
     return card
 
 
@@ -163,9 +163,7 @@ def edit_card(card, *, author, summary="", now=None, **changes):
         return None
     card.title, card.answer, card.internal_notes = content["title"], content["answer"], content["internal_notes"]
     _set_tags(card, content["tags"])
-    revision = _snapshot(card, author, summary, now)
-    db.session.flush()
-    return revision
+    return _snapshot(card, author, summary, now)
 
 
 def get_revision(card, number):
@@ -201,6 +199,8 @@ def clean_source_url(url):
 def verify_card(card, user, note="", source_url="", at=None):
     """Record that `user` checked the card's current revision, at `at` (default now)."""
     at = at or utcnow()
+    if card.id is None:
+        db.session.flush()  # the audit trail names the card by id
     verification = Verification(
         card=card,
         revision_number=card.revision_number,
@@ -214,17 +214,17 @@ def verify_card(card, user, note="", source_url="", at=None):
     card.verified_by = user
     card.verified_revision_number = card.revision_number
     audit.record(user, "card.verify", f"card:{card.id}", revision=card.revision_number, note=verification.note)
-    db.session.flush()
     return verification
 
 
 def set_archived(card, actor, archived, now=None):
     if card.is_archived == archived:
         return
+    if card.id is None:
+        db.session.flush()
     card.is_archived = archived
     card.updated_at = now or utcnow()
     audit.record(actor, "card.archive" if archived else "card.unarchive", f"card:{card.id}")
-    db.session.flush()
 
 
 def clean_collection(name, slug, default_interval_days, team, exclude=None):

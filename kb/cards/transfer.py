@@ -189,7 +189,8 @@ def apply(rows, actor=None):
         ):
             existing[card.external_id] = card
     now = utcnow()
-    for number, clean in rows:
+    pending = []  # verifications and archive flags, applied once the cards have ids
+    for index, (number, clean) in enumerate(rows, start=1):
         collection = _collection(clean["collection"], clean["team"], collections, report, actor)
         card = existing.get(clean["external_id"])
         author = actor or clean["owner"]
@@ -219,6 +220,11 @@ def apply(rows, actor=None):
             changed = (card.revision_number, card.updated_at) != before or card.is_archived != clean["archived"]
             report.updated += changed
             report.unchanged += not changed
+        pending.append((card, clean))
+        if index % 500 == 0:
+            db.session.flush()
+    db.session.flush()
+    for card, clean in pending:
         # Only a verification newer than the recorded one verifies the current revision: re-importing
         # changed content with old (or no) verification fields never silently verifies it.
         if clean["verified_at"] and (card.verified_at is None or clean["verified_at"] > card.verified_at):
