@@ -8,6 +8,8 @@ from werkzeug.exceptions import HTTPException
 from kb import dates
 from kb.accounts import permissions
 from kb.dates import utcnow
+from kb.extensions import db
+from kb.validation import Invalid
 from kb.verification import policy
 
 
@@ -37,6 +39,21 @@ def handle_unexpected(error):
         "errors/error.html", code=500, title="Something went wrong",
         message="The error has been logged. Nothing you typed was saved by this request; please try again."
     ), 500
+
+
+def save(form, write, aliases=None):
+    """Run a write and commit it: returns (True, result). If the input is refused, roll back, show each
+    reason on its form field (renamed through `aliases`) and return (False, None)."""
+    try:
+        result = write()
+    except Invalid as exc:
+        db.session.rollback()
+        for name, message in exc.errors.items():
+            field = getattr(form, (aliases or {}).get(name, name), None)
+            (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
+        return False, None
+    db.session.commit()
+    return True, result
 
 
 def status_of(card):

@@ -12,6 +12,17 @@ PASSWORD = "correct-horse-1"
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch, tmp_path):
+    """No test may read a developer's KB_* settings or touch the real instance/ folder."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("KB_") and name != "KB_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "default-instance"))
+
+
 @pytest.fixture
 def app(tmp_path):
     app = create_app(

@@ -6,17 +6,14 @@ from sqlalchemy import func, select
 from kb import audit
 from kb.extensions import db
 from kb.models import ROLES, Membership, Team, User
+from kb.validation import Invalid
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 
 
-class InvalidAccount(ValueError):
-    """Refused input; `errors` maps a field name to the reason."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class InvalidAccount(Invalid):
+    """An account or team change was refused."""
 
 
 def find_user(email):
@@ -101,6 +98,17 @@ def create_team(*, name, description="", actor=None):
     db.session.flush()
     audit.record(actor, "team.create", f"team:{team.id}", name=name)
     return team
+
+
+def set_teams(user, teams, *, actor):
+    """Make `teams` exactly the user's teams, keeping lead flags where membership stays."""
+    wanted = {team.id for team in teams}
+    for membership in list(user.memberships):
+        if membership.team_id not in wanted:
+            set_membership(membership.team, user, actor=actor, member=False)
+    for team in teams:
+        if not user.is_member_of(team):
+            set_membership(team, user, actor=actor)
 
 
 def set_membership(team, user, *, actor, member=True, is_lead=False):

@@ -12,6 +12,7 @@ from kb.accounts import operations, permissions
 from kb.cards import operations as card_operations
 from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
+from kb.web import save
 from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,12 +44,6 @@ class MemberForm(FlaskForm):
     is_lead = BooleanField("Team lead")
 
 
-def _apply_errors(form, errors):
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
-
-
 def _team_options():
     return options((t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name)))
 
@@ -77,18 +72,11 @@ def new_user():
     form = UserForm()
     _teams_choices(form)
     if form.validate_on_submit():
-        try:
-            if not form.password.data:
-                raise operations.InvalidAccount({"password": "is required for a new account"})
-            user = operations.create_user(
-                email=form.email.data, name=form.name.data, role=form.role.data, password=form.password.data,
-                teams=_selected_teams(form), expires_on=form.expires_on.data, actor=current_user,
-            )
-        except operations.InvalidAccount as exc:
-            db.session.rollback()
-            _apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        saved, user = save(form, lambda: operations.create_user(
+            email=form.email.data, name=form.name.data, role=form.role.data, password=form.password.data or "",
+            teams=_selected_teams(form), expires_on=form.expires_on.data, actor=current_user,
+        ))
+        if saved:
             flash(f"Account created for {user.email}.", "success")
             return redirect(url_for("admin.users"))
     return render_template("admin/user_form.html", form=form, user=None), 400 if form.errors else 200
@@ -102,23 +90,14 @@ def edit_user(user_id):
     if request.method == "GET":
         form.teams.data = [m.team_id for m in user.memberships]
     if form.validate_on_submit():
-        try:
+        def write():
             operations.update_user(
                 user, actor=current_user, email=form.email.data, name=form.name.data, role=form.role.data,
                 active=form.active.data, expires_on=form.expires_on.data, password=form.password.data or None,
             )
-            wanted = set(form.teams.data or [])
-            for membership in list(user.memberships):
-                if membership.team_id not in wanted:
-                    operations.set_membership(membership.team, user, actor=current_user, member=False)
-            for team in _selected_teams(form):
-                if not user.is_member_of(team):
-                    operations.set_membership(team, user, actor=current_user)
-        except operations.InvalidAccount as exc:
-            db.session.rollback()
-            _apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+            operations.set_teams(user, _selected_teams(form), actor=current_user)
+
+        if save(form, write)[0]:
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.users"))
     owned = db.session.scalar(select(func.count()).select_from(Card).filter_by(owner_id=user.id, is_archived=False))
@@ -135,13 +114,9 @@ def teams():
 def create_team():
     form = TeamForm()
     if form.validate_on_submit():
-        try:
-            team = operations.create_team(name=form.name.data, description=form.description.data, actor=current_user)
-        except operations.InvalidAccount as exc:
-            db.session.rollback()
-            _apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        saved, team = save(form, lambda: operations.create_team(
+            name=form.name.data, description=form.description.data, actor=current_user))
+        if saved:
             flash(f"Team {team.name} created.", "success")
             return redirect(url_for("admin.team", team_id=team.id))
     rows = db.session.scalars(select(Team).order_by(Team.name)).all()
@@ -198,18 +173,13 @@ def edit_collection(collection_id=None):
         team_ = db.session.get(Team, form.team.data)
         fields = dict(name=form.name.data, team=team_, description=form.description.data,
                       default_interval_days=form.default_interval_days.data, is_public=form.is_public.data)
-        try:
-            if collection is None:
-                collection = card_operations.create_collection(actor=current_user, slug=form.slug.data or None,
-                                                               **fields)
-            else:
-                card_operations.update_collection(collection, actor=current_user,
-                                                  slug=form.slug.data or collection.slug, **fields)
-        except card_operations.InvalidCard as exc:
-            db.session.rollback()
-            _apply_errors(form, exc.errors)
+        if collection is None:
+            saved, collection = save(form, lambda: card_operations.create_collection(
+                actor=current_user, slug=form.slug.data or None, **fields))
         else:
-            db.session.commit()
+            saved, _ = save(form, lambda: card_operations.update_collection(
+                collection, actor=current_user, slug=form.slug.data or collection.slug, **fields))
+        if saved:
             flash(f"Saved collection {collection.name}.", "success")
             return redirect(url_for("admin.collections"))
     return render_template("admin/collection_form.html", form=form, collection=collection), \

@@ -14,6 +14,7 @@ from kb import audit
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import Card, CardTag, Collection, Revision, Verification
+from kb.validation import Invalid
 
 CONTENT_FIELDS = ("title", "answer", "internal_notes", "tags")
 META_FIELDS = ("collection", "owner", "verifier_team", "interval_days", "is_public")
@@ -21,12 +22,8 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
-class InvalidCard(ValueError):
-    """Refused input; `errors` maps a field name to the reason, for forms and import reports."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class InvalidCard(Invalid):
+    """A card or collection was refused."""
 
 
 def _limit(name):

@@ -9,9 +9,12 @@ from kb.cards import operations
 from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
 from kb.extensions import db
+from kb.web import save
 from kb.models import Card, Collection, Team, User
 
 bp = Blueprint("cards", __name__)
+# Operation field names that the card form shows under another field.
+CARD_FIELDS = {"interval_days": "custom_days"}
 
 
 def get_card(card_id, check=None):
@@ -105,12 +108,6 @@ def _fill_choices(form, card=None):
     form.verifier_team.choices = options((t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name)))
 
 
-def _form_errors(form, errors):
-    for name, message in errors.items():
-        field = getattr(form, {"interval_days": "custom_days"}.get(name, name), None)
-        (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
-
-
 def _chosen(form):
     """The objects picked in the form's selects; 400 if a posted id does not exist."""
     coll = db.session.get(Collection, form.collection.data)
@@ -141,18 +138,13 @@ def new():
         form.owner.data = current_user.id
     if form.validate_on_submit():
         coll, owner, team = _chosen(form)
-        try:
-            card = operations.create_card(
-                collection=coll, owner=owner, verifier_team=team, author=current_user,
-                title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
-                tags=form.tags.data or "", interval_days=form.interval_days(), is_public=form.is_public.data,
-                summary=form.summary.data or "Created",
-            )
-        except operations.InvalidCard as exc:
-            db.session.rollback()
-            _form_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        saved, card = save(form, lambda: operations.create_card(
+            collection=coll, owner=owner, verifier_team=team, author=current_user,
+            title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+            tags=form.tags.data or "", interval_days=form.interval_days(), is_public=form.is_public.data,
+            summary=form.summary.data or "Created",
+        ), CARD_FIELDS)
+        if saved:
             flash("Card created. It is a draft until someone verifies it.", "success")
             return redirect(url_for("cards.detail", card_id=card.id))
     return render_template("cards/edit.html", form=form, card=None), 400 if form.errors else 200
@@ -178,18 +170,13 @@ def edit(card_id):
             base_revision = card.revision_number
         else:
             coll, owner, team = _chosen(form)
-            try:
-                revision = operations.edit_card(
-                    card, author=current_user, summary=form.summary.data,
-                    title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
-                    tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
-                    interval_days=form.interval_days(), is_public=form.is_public.data,
-                )
-            except operations.InvalidCard as exc:
-                db.session.rollback()
-                _form_errors(form, exc.errors)
-            else:
-                db.session.commit()
+            saved, revision = save(form, lambda: operations.edit_card(
+                card, author=current_user, summary=form.summary.data,
+                title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+                tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
+                interval_days=form.interval_days(), is_public=form.is_public.data,
+            ), CARD_FIELDS)
+            if saved:
                 if revision is None:
                     flash("Saved. The content did not change, so no new revision was made.", "info")
                 else:
@@ -213,16 +200,10 @@ def preview():
 def verify(card_id):
     card = get_card(card_id, permissions.can_verify)
     form = VerifyForm()
-    if form.validate_on_submit():
-        try:
-            operations.verify_card(card, current_user, note=form.note.data, source_url=form.source_url.data)
-        except operations.InvalidCard as exc:
-            db.session.rollback()
-            _form_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(f"Verified revision {card.revision_number}. Thank you.", "success")
-            return redirect(url_for("cards.detail", card_id=card.id))
+    if form.validate_on_submit() and save(form, lambda: operations.verify_card(
+            card, current_user, note=form.note.data, source_url=form.source_url.data))[0]:
+        flash(f"Verified revision {card.revision_number}. Thank you.", "success")
+        return redirect(url_for("cards.detail", card_id=card.id))
     return detail(card_id, verify_form=form)
 
 
