@@ -10,7 +10,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from flask_migrate import upgrade
 

@@ -91,7 +91,7 @@ def test_cli_create_user_with_teams_and_expiry(app, runner):
 ])
 def test_cli_create_user_refuses_bad_input(app, runner, args, message):
     base = {"--email": "x@example.com", "--name": "X", "--password": "long-enough-1"}
-    for flag, value in zip(args[::2], args[1::2]):
+    for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     result = runner.invoke(args=["create-user", *[p for kv in base.items() for p in kv]])
     assert result.exit_code != 0 and message in result.output

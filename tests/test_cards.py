@@ -107,7 +107,7 @@ def test_history_diff_and_restore_pages(app, world, auth, client):
     history = client.get(f"/cards/{card_id}/history").get_data(as_text=True)
     assert "faster refunds" in history and "#2" in history
     diff = client.get(f"/cards/{card_id}/diff?from=1&to=2").get_data(as_text=True)
-    assert "<del>5</del>" in diff and "<ins>3 business</ins>" in diff.replace("<ins>3</ins><ins> business</ins>", "<ins>3 business</ins>") or "<ins>3</ins>" in diff
+    assert "Refunds take <del>5</del> days." in diff and "Refunds take <ins>3 business</ins> days." in diff
     assert client.get(f"/cards/{card_id}/diff?from=1&to=9").status_code == 404
     restored = auth.post(f"/cards/{card_id}/revisions/1/restore", follow_redirects=True)
     assert "Restored revision 1 as revision 3" in restored.get_data(as_text=True)
@@ -143,7 +143,7 @@ def test_creating_a_card_from_the_editor(app, world, auth, client):
         assert card.tag_names == ["payments", "paypal"] and card.is_public and card.interval_days == 45
     # The editor proposes the collection's defaults: its team, interval and public flag.
     blank = client.get(f"/cards/new?collection={world['billing_coll'].slug}").get_data(as_text=True)
-    assert 'id="is_public" name="is_public" type="checkbox" value="y"' in blank.replace("checked ", "") and "checked" in blank
+    assert 'checked id="is_public"' in blank or 'id="is_public" checked' in blank
 
 
 def test_editor_reports_invalid_input_without_saving(app, world, auth):

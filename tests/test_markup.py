@@ -31,7 +31,8 @@ def test_nothing_that_runs_script_survives(text):
 
 
 def test_ordinary_markdown_renders():
-    html = str(render("**Yes.** See [returns](https://www.example.com/returns) or [card](/cards/by-key/x).\n\n- a\n- b"))
+    text = "**Yes.** See [returns](https://www.example.com/returns) or [card](/cards/by-key/x).\n\n- a\n- b"
+    html = str(render(text))
     assert "<strong>Yes.</strong>" in html and "<li>a</li>" in html
     assert 'href="https://www.example.com/returns"' in html and 'href="/cards/by-key/x"' in html
     assert 'rel="noopener noreferrer"' in html

@@ -74,7 +74,8 @@ def test_each_invalid_line_is_reported_with_its_number_and_nothing_is_written(ap
 def test_every_error_is_listed_not_just_the_first(app, world):
     with app.app_context():
         with pytest.raises(transfer.ImportFailed) as exc:
-            transfer.import_lines([line(external_id="a"), "{", line(owner_email="x@example.com"), line(external_id="a")])
+            transfer.import_lines([line(external_id="a"), "{", line(owner_email="x@example.com"),
+                                   line(external_id="a")])
         assert [n for n, _ in exc.value.errors] == [2, 3, 4]
         assert "already appears on line 1" in exc.value.errors[-1][1]
 

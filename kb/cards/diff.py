@@ -49,7 +49,7 @@ def diff_text(old, new):
         if op == "equal":
             lines += [Line("equal", [(False, t)]) for t in a[i1:i2]]
         elif op == "replace" and i2 - i1 == j2 - j1:
-            for x, y in zip(a[i1:i2], b[j1:j2]):
+            for x, y in zip(a[i1:i2], b[j1:j2], strict=True):
                 old_parts, new_parts = _word_diff(x, y)
                 lines += [Line("delete", old_parts), Line("insert", new_parts)]
         else:

@@ -8,11 +8,9 @@ verification, so that a round trip keeps a card's status exactly.
 import json
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb.accounts.operations import find_team
 from kb.cards import operations
 from kb.dates import parse_iso, utcnow
 from kb.extensions import db
@@ -190,7 +188,7 @@ def apply(rows, actor=None):
             existing[card.external_id] = card
     now = utcnow()
     pending = []  # verifications and archive flags, applied once the cards have ids
-    for index, (number, clean) in enumerate(rows, start=1):
+    for index, (_, clean) in enumerate(rows, start=1):
         collection = _collection(clean["collection"], clean["team"], collections, report, actor)
         card = existing.get(clean["external_id"])
         author = actor or clean["owner"]
