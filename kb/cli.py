@@ -135,10 +135,15 @@ def export_command(path):
         # Write next to the target and rename, so that a crash never leaves half a file.
         folder = os.path.dirname(os.path.abspath(path))
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as tmp:
-            count = 0
-            for line in transfer.export_lines():
-                tmp.write(line)
-                count += 1
+            try:
+                count = 0
+                for line in transfer.export_lines():
+                    tmp.write(line)
+                    count += 1
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
         os.replace(tmp.name, path)
     click.echo(f"Exported {count} card(s).", err=path == "-")
 

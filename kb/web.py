@@ -4,6 +4,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from kb import dates
 from kb.accounts import permissions
@@ -73,7 +74,16 @@ def set_security_headers(response):
     return response
 
 
+class DatabaseInt(IntegerConverter):
+    """`<int:…>` in every route: only ids a database column can hold, so a huge number is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app):
+    app.url_map.converters["int"] = DatabaseInt
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(set_security_headers)
