@@ -29,7 +29,9 @@ def test_login_then_back_to_the_page_asked_for(world, auth):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example.org/", "//evil.example.org/x", "/\\evil.example.org",
-                                    "javascript:alert(1)", "http://localhost.evil.example.org/"])
+                                    "javascript:alert(1)", "http://localhost.evil.example.org/",
+                                    "http:/evil.example.org", "https:evil.example.org", "/\t/evil.example.org",
+                                    "evil.example.org", "/%0d%0aSet-Cookie:x=1"])
 def test_next_never_leaves_the_site(world, auth, target):
     response = auth.login("agent@example.com", next_url=target)
     assert response.status_code == 302 and response.headers["Location"] == "/"

@@ -189,3 +189,13 @@ def test_live_preview_renders_sanitised_markdown(world, auth, client):
                            headers={"X-CSRFToken": token})
     assert response.json["html"] == "<p><strong>bold</strong> </p>"
     assert client.post("/cards/preview", json={"text": "x"}).status_code == 400  # no CSRF token
+
+
+def test_an_archived_card_cannot_be_verified(app, world, auth, client):
+    auth.login("bianca@example.com")
+    card_id = world["billing_card"].id
+    auth.post(f"/cards/{card_id}/archive")
+    response = auth.post(f"/cards/{card_id}/verify", data={"note": "checked"})
+    assert response.status_code == 400 and "restore it from the archive" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Card, card_id).verified_at is None

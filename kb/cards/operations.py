@@ -195,6 +195,8 @@ def clean_source_url(url):
 
 def verify_card(card, user, note="", source_url="", at=None):
     """Record that `user` checked the card's current revision, at `at` (default now)."""
+    if card.is_archived:
+        raise InvalidCard({"card": "is archived: restore it from the archive before verifying it"})
     at = at or utcnow()
     if card.id is None:
         db.session.flush()  # the audit trail names the card by id
