@@ -35,6 +35,7 @@ def create_app(config=None, instance_path=None):
     from kb.accounts import auth
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
+    from kb.verification import checker  # noqa: F401  (keeps card status current at every commit)
 
     extensions.init_app(app)
     markup.init_app(app)

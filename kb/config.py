@@ -39,6 +39,20 @@ INTERVAL_MAX_DAYS = 3650
 # Verification: a card is "due soon" this many days before its verification lapses.
 WARNING_DAYS = 7
 
+# A card that stays "needs verification" this many days is escalated to its team's leads (or the admins).
+ESCALATE_AFTER_DAYS = 14
+
+# E-mail. Without MAIL_SERVER, messages are written as .eml files to instance/outbox instead.
+MAIL_SERVER = None
+MAIL_PORT = 25
+MAIL_USE_TLS = False
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_FROM = "kb@localhost"
+# The address people use to reach this site, for links in e-mails.
+EXTERNAL_URL = "http://127.0.0.1:5000"
+
 # Times are stored in UTC and shown in this zone (an IANA name).
 TIMEZONE = "UTC"
 

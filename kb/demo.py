@@ -9,6 +9,7 @@ from kb.dates import utcnow
 from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
 from kb.extensions import db
 from kb.models import Card, Collection, User
+from kb.verification import flags
 
 
 def database_is_empty():
@@ -78,11 +79,15 @@ def seed(now=None, with_cards=True):
             created["collections"] += 1
         collections[spec["slug"]] = coll
     existing = set(db.session.scalars(select(Card.external_id)))
-    for spec in CARDS if with_cards else ():
-        if spec["key"] in existing:
-            continue
-        _seed_card(spec, users, teams, collections, now)
-        created["cards"] += 1
+    new_cards = [_seed_card(spec, users, teams, collections, now)
+                 for spec in (CARDS if with_cards else ()) if spec["key"] not in existing]
+    for card in new_cards:  # links to cards seeded after the linking one
+        cards.sync_links(card)
+    created["cards"] = len(new_cards)
+    by_key = {card.external_id: card for card in new_cards}
+    for key, who, kind, comment in DEMO_FLAGS:
+        if key in by_key:
+            flags.flag_card(by_key[key], users[who], kind, comment)
     # Users deactivated last, so that they could own cards first.
     for spec in USERS:
         if not spec.get("active", True) and users[spec["key"]].active:
@@ -91,24 +96,42 @@ def seed(now=None, with_cards=True):
     return "Demo data: " + ", ".join(f"{n} {what} added" for what, n in created.items())
 
 
+# Open flags agents raised: (card key, user key, kind, comment).
+DEMO_FLAGS = [("damaged-parcel", "sam", "outdated",
+               "Customers say the claim form now asks for the box label photo too; the card doesn't mention it.")]
+
+# A card whose wording changed at its last verification, so that the cards linking to it show
+# "a linked card changed": (key, old text, new text) of the change.
+REWORDED = {"holiday-cutoff-dates": ("**December 21, 1 pm ET**", "**December 22, 1 pm ET**")}
+WRITTEN_DAYS_AGO = 400  # demo cards were written and first verified last year
+
+
 def _seed_card(spec, users, teams, collections, now):
+    """A card with a plausible past: written and verified last year, re-verified as its state requires."""
     interval = spec["interval_days"]
     state = spec["state"]
     verified_at = _verification_time(state, interval, now)
-    created_at = (verified_at or now - timedelta(days=5)) - timedelta(days=2)
     owner = users[spec["owner"]]
     team = teams[spec["verifier_team"]]
+    verifier = _verifier(team, users)
+    reworded = REWORDED.get(spec["key"]) if verified_at is not None else None
+    answer = spec["answer"].replace(reworded[1], reworded[0]) if reworded else spec["answer"]
+    written = (verified_at or now) - timedelta(days=WRITTEN_DAYS_AGO if verified_at else 5)
     card = cards.create_card(
         collection=collections[spec["collection"]], owner=owner, verifier_team=team, author=owner,
-        title=spec["title"], answer=spec["answer"], internal_notes=spec.get("internal_notes", ""),
+        title=spec["title"], answer=answer, internal_notes=spec.get("internal_notes", ""),
         tags=spec.get("tags", []), interval_days=interval, is_public=spec.get("public"),
-        external_id=spec["key"], now=created_at,
+        external_id=spec["key"], now=written,
     )
-    if verified_at is not None:
-        cards.verify_card(card, _verifier(team, users), note="Checked against the current policy document.",
-                          at=verified_at)
+    if verified_at is None:
+        return card
+    cards.verify_card(card, verifier, note="First review of the policy text.", at=written + timedelta(days=1))
+    if reworded:
+        cards.edit_card(card, author=owner, summary="Carrier moved the express cut-off", answer=spec["answer"],
+                        now=verified_at - timedelta(hours=2), quiet=True)
+    cards.verify_card(card, verifier, note="Checked against the current policy document.", at=verified_at)
     if state == "edited":
         edit = dict(spec["edit"])
         summary = edit.pop("summary", "Policy update")
-        cards.edit_card(card, author=owner, summary=summary, now=now - timedelta(days=1), **edit)
+        cards.edit_card(card, author=owner, summary=summary, now=now - timedelta(days=1), quiet=True, **edit)
     return card

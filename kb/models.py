@@ -144,6 +144,8 @@ class Card(db.Model):
     interval_days: Mapped[int] = mapped_column(default=90)
     is_public: Mapped[bool] = mapped_column(default=False)
     is_archived: Mapped[bool] = mapped_column(default=False)
+    # When it was last archived: cards linking to it need a look if this is after their verification.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     title: Mapped[str] = mapped_column(String(300))
     answer: Mapped[str] = mapped_column(Text)
@@ -153,6 +155,9 @@ class Card(db.Model):
     verified_revision_number: Mapped[int | None]
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the verified wording last changed (a different revision verified). Re-verifying the same
+    # revision leaves it alone, so that cards linking here are only re-checked when the answer moved.
+    verified_revision_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -167,6 +172,7 @@ class Card(db.Model):
     revisions: Mapped[list["Revision"]] = relationship(
         cascade="all, delete-orphan", order_by="Revision.number", back_populates="card"
     )
+    state: Mapped["CardState | None"] = relationship(viewonly=True)
     verifications: Mapped[list["Verification"]] = relationship(
         cascade="all, delete-orphan", order_by="Verification.verified_at.desc()", back_populates="card"
     )
@@ -263,10 +269,109 @@ class AuditEvent(db.Model):
         return json.loads(self.detail_json)
 
 
+class CardLink(db.Model):
+    """A card's answer or notes link to another card (kept in step with its current revision)."""
+
+    __tablename__ = "card_links"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+FLAG_KINDS = ("outdated", "incorrect", "unclear")
+
+
+class Flag(db.Model):
+    """An agent's report that a card looks wrong. Open until a verifier verifies or dismisses it."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        CheckConstraint("kind IN ('outdated', 'incorrect', 'unclear')", name="kind"),
+        CheckConstraint("state IN ('open', 'resolved', 'dismissed')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_note: Mapped[str] = mapped_column(Text, default="")
+
+    card: Mapped[Card] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+
+class CardState(db.Model):
+    """The staleness checker's last verdict on a card: status, reasons, and since when it is stale."""
+
+    __tablename__ = "card_states"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated reason codes
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # First check that found the card needing verification, kept while it stays so (drives escalation).
+    stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TrustSnapshot(db.Model):
+    """One day's trust figures for a scope ("all", "collection:<id>" or "team:<id>"), from the checker."""
+
+    __tablename__ = "trust_snapshots"
+    __table_args__ = (UniqueConstraint("day", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    scope: Mapped[str] = mapped_column(String(40))
+    total: Mapped[int]
+    trusted: Mapped[int]
+    reasons_json: Mapped[str] = mapped_column(Text, default="{}")  # reason code -> number of cards
+
+
+class Notification(db.Model):
+    """An in-app message (and e-mail) to one user. `key` makes repeated runs notify nobody twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # E-mail delivery: sent, or failed (then retried by the next delivery run, up to a limit).
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_attempts: Mapped[int] = mapped_column(default=0)
+
+    user: Mapped[User] = relationship()
+    card: Mapped[Card | None] = relationship()
+
+
+class CardUsage(db.Model):
+    """How often agents open and copy a card: ranks the verification queue and, later, search."""
+
+    __tablename__ = "card_usage"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    views: Mapped[int] = mapped_column(default=0)
+    copies: Mapped[int] = mapped_column(default=0)
+    last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 def _card_id_of(obj):
     if isinstance(obj, Card):
         return obj.id
-    if isinstance(obj, (CardTag, Revision, Verification)):
+    if isinstance(obj, (CardTag, Revision, Verification, Flag, CardLink)):
         return obj.card_id
     return None
 
@@ -275,15 +380,20 @@ def _card_id_of(obj):
 def _record_card_changes(session, flush_context):
     """Write a change-feed row for every card touched by this flush, whatever code path wrote it.
 
-    After the flush every new row has its id; the insert joins the same transaction.
+    After the flush every new row has its id; the insert joins the same transaction. The touched cards,
+    users and teams are also noted in `session.info` so that their cards' status is refreshed at commit.
     """
-    card_ids = set()
-    for obj in list(session.new) + list(session.deleted):
-        card_ids.add(_card_id_of(obj))
-    for obj in session.dirty:
-        if session.is_modified(obj, include_collections=False):
-            card_ids.add(_card_id_of(obj))
-    card_ids.discard(None)
+    changed = list(session.new) + list(session.deleted)
+    changed += [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
+    card_ids = {_card_id_of(obj) for obj in changed} - {None}
+    user_ids = {obj.id for obj in changed if isinstance(obj, User)} | {
+        obj.user_id for obj in changed if isinstance(obj, Membership)}
+    team_ids = {obj.team_id for obj in changed if isinstance(obj, Membership)}
+    if card_ids or user_ids or team_ids:
+        touched = session.info.setdefault("kb.touched", {"cards": set(), "users": set(), "teams": set()})
+        touched["cards"] |= card_ids
+        touched["users"] |= user_ids - {None}
+        touched["teams"] |= team_ids - {None}
     if card_ids:
         now = utcnow()
         session.connection().execute(

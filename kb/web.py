@@ -12,6 +12,7 @@ from kb.dates import utcnow
 from kb.extensions import db
 from kb.validation import Invalid
 from kb.verification import policy
+from kb.verification.facts import user_is_active_at
 
 
 def wants_json():
@@ -58,8 +59,18 @@ def save(form, write, aliases=None):
 
 
 def status_of(card):
-    """The card's status now, with the deployment's warning window (templates call this)."""
-    return policy.card_status(card, utcnow(), current_app.config["WARNING_DAYS"])
+    """The card's status for lists: time-based reasons live, the rest from the state stored at the last
+    commit or check (cheap for a page of cards; the card page itself uses the exact facts)."""
+    now = utcnow()
+    stored = set(card.state.reasons.split(",")) if card.state is not None and card.state.reasons else set()
+    owner_active = user_is_active_at(card.owner, now)
+    extra = {
+        "open_flags": int(policy.FLAGGED in stored),
+        "changed_links": ("a linked card",) if policy.LINK_CHANGED in stored else (),
+        "owner_active": owner_active,
+        "team_has_verifiers": policy.ORPHANED not in stored or not owner_active,
+    }
+    return policy.card_status(card, now, current_app.config["WARNING_DAYS"], **extra)
 
 
 def set_security_headers(response):

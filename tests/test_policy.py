@@ -1,72 +1,104 @@
-"""The status policy at its boundaries (the full reason table arrives with the staleness checker)."""
+"""The status policy, table-driven: every reason, their combinations, and the boundaries."""
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from kb.verification import policy
+from kb.verification.policy import Facts
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+D = policy
 
 
-def card(verified_days_ago=None, interval=30, revision=1, verified_revision=1, archived=False):
-    return SimpleNamespace(
-        verified_at=None if verified_days_ago is None else NOW - timedelta(days=verified_days_ago),
-        interval_days=interval, revision_number=revision,
-        verified_revision_number=None if verified_days_ago is None else verified_revision, is_archived=archived,
-    )
+def facts(verified_days_ago=10.0, interval=30, revision=1, verified_revision=1, **extra):
+    verified = verified_days_ago is not None
+    return Facts(interval_days=interval, revision_number=revision,
+                 verified_revision_number=verified_revision if verified else None,
+                 verified_at=NOW - timedelta(days=verified_days_ago) if verified else None, **extra)
 
 
-@pytest.mark.parametrize("kwargs, status, reasons", [
-    ({}, policy.DRAFT, ["never_verified"]),
-    ({"verified_days_ago": 1}, policy.VERIFIED, []),
-    ({"verified_days_ago": 22.99}, policy.VERIFIED, []),          # due in 7.01 days: not yet due soon
-    ({"verified_days_ago": 23}, policy.DUE_SOON, ["due_soon"]),   # exactly 7 days before the lapse
-    ({"verified_days_ago": 29.99}, policy.DUE_SOON, ["due_soon"]),
-    ({"verified_days_ago": 30}, policy.NEEDS_VERIFICATION, ["expired"]),  # exactly at expiry
-    ({"verified_days_ago": 400}, policy.NEEDS_VERIFICATION, ["expired"]),
-    ({"verified_days_ago": 1, "revision": 2}, policy.NEEDS_VERIFICATION, ["edited"]),
-    ({"verified_days_ago": 31, "revision": 2}, policy.NEEDS_VERIFICATION, ["expired", "edited"]),
-    ({"verified_days_ago": 1, "archived": True}, policy.ARCHIVED, []),
-    ({"archived": True}, policy.ARCHIVED, []),
-])
-def test_status_table(kwargs, status, reasons):
-    result = policy.card_status(card(**kwargs), NOW)
+TABLE = [
+    # (facts, status, reason codes)
+    (facts(verified_days_ago=None), D.DRAFT, ["never_verified"]),
+    (facts(verified_days_ago=None, open_flags=1), D.DRAFT, ["flagged", "never_verified"]),
+    (facts(verified_days_ago=None, owner_active=False), D.DRAFT, ["orphaned", "never_verified"]),
+    (facts(1), D.VERIFIED, []),
+    (facts(22.99), D.VERIFIED, []),                    # lapses in 7.01 days: outside the warning window
+    (facts(23), D.DUE_SOON, []),                       # exactly 7 days before the lapse
+    (facts(29.999), D.DUE_SOON, []),
+    (facts(30), D.NEEDS_VERIFICATION, ["expired"]),    # exactly at expiry
+    (facts(400), D.NEEDS_VERIFICATION, ["expired"]),
+    (facts(1, revision=2), D.NEEDS_VERIFICATION, ["edited"]),
+    (facts(1, open_flags=2), D.NEEDS_VERIFICATION, ["flagged"]),
+    (facts(1, changed_links=("Will my order arrive by Christmas?",)), D.NEEDS_VERIFICATION, ["link_changed"]),
+    (facts(1, owner_active=False), D.NEEDS_VERIFICATION, ["orphaned"]),
+    (facts(1, team_has_verifiers=False), D.NEEDS_VERIFICATION, ["orphaned"]),
+    (facts(23, open_flags=1), D.NEEDS_VERIFICATION, ["flagged"]),   # a flag beats "due soon"
+    (facts(31, revision=3, verified_revision=2, open_flags=1, changed_links=("x",), owner_active=False,
+           team_has_verifiers=False), D.NEEDS_VERIFICATION, ["expired", "edited", "flagged", "link_changed",
+                                                             "orphaned"]),
+    (facts(1, is_archived=True, open_flags=3, revision=2), D.ARCHIVED, []),
+    (facts(None, is_archived=True), D.ARCHIVED, []),
+]
+
+
+@pytest.mark.parametrize("card_facts, status, reasons", TABLE)
+def test_status_table(card_facts, status, reasons):
+    result = policy.evaluate(card_facts, NOW)
     assert result.code == status
-    assert [r.code for r in result.reasons] == reasons
-    assert all(r.message for r in result.reasons)
+    assert result.reason_codes == reasons
+    assert all(r.message.endswith(".") for r in result.reasons)
+    assert result.is_trusted == (status in (D.VERIFIED, D.DUE_SOON))
 
 
-def test_due_date_and_trust():
-    result = policy.card_status(card(verified_days_ago=10, interval=90), NOW)
-    assert result.due_at == NOW + timedelta(days=80) and result.is_trusted and result.label == "Verified"
-    assert not policy.card_status(card(), NOW).is_trusted
+def test_messages_say_what_to_do():
+    result = policy.evaluate(facts(31, revision=3, verified_revision=2, open_flags=2, changed_links=("Cut-offs",),
+                                   owner_active=False), NOW)
+    messages = [r.message for r in result.reasons]
+    assert messages == [
+        "Verification lapsed on 2026-11-26.",
+        "Edited since verification (verified revision 2, current revision 3).",
+        "2 open flags from agents.",
+        "Linked card changed since verification: “Cut-offs”.",
+        "Orphaned: its owner is deactivated or their account expired.",
+    ]
 
 
-def test_warning_window_is_configurable():
-    assert policy.card_status(card(verified_days_ago=15), NOW, warning_days=14).code == policy.VERIFIED
-    assert policy.card_status(card(verified_days_ago=16), NOW, warning_days=14).code == policy.DUE_SOON
+def test_due_date():
+    result = policy.evaluate(facts(10, interval=90), NOW)
+    assert result.due_at == NOW + timedelta(days=80) and result.label == "Verified"
+    assert policy.evaluate(facts(None), NOW).due_at is None
 
 
-def test_time_zones_compare_as_instants():
-    tokyo = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
-    assert policy.card_status(card(verified_days_ago=30), tokyo).code == policy.NEEDS_VERIFICATION
-    assert policy.card_status(card(verified_days_ago=29.99), tokyo).code == policy.DUE_SOON
+@pytest.mark.parametrize("days_ago, window, status", [
+    (15, 14, D.VERIFIED), (16, 14, D.DUE_SOON), (29, 0, D.VERIFIED), (30, 0, D.NEEDS_VERIFICATION)])
+def test_warning_window_is_configurable(days_ago, window, status):
+    assert policy.evaluate(facts(days_ago), NOW, warning_days=window).code == status
 
 
-def test_demo_data_has_cards_in_every_state(app):
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_time_zones_compare_as_instants(zone):
+    """Stored in UTC; an instant given in any zone gives the same answer."""
+    local_now = NOW.astimezone(ZoneInfo(zone))
+    assert policy.evaluate(facts(30), local_now).code == D.NEEDS_VERIFICATION
+    assert policy.evaluate(facts(29.999), local_now).code == D.DUE_SOON
+
+
+def test_demo_data_has_cards_in_every_state_and_every_reason(app):
     from kb import demo
     from kb.dates import utcnow
     from kb.extensions import db
     from kb.models import Card
+    from kb.verification.facts import facts_for
 
     with app.app_context():
         now = utcnow()
         demo.seed(now=now)
         db.session.commit()
         codes = {}
-        for c in db.session.scalars(db.select(Card)):
-            st = policy.card_status(c, now)
-            codes.setdefault(st.code, set()).update(r.code for r in st.reasons)
-        assert set(codes) == {policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION, policy.DRAFT}
-        assert codes[policy.NEEDS_VERIFICATION] == {"expired", "edited"}
+        for card in db.session.scalars(db.select(Card)):
+            status = policy.evaluate(facts_for(card, now), now)
+            codes.setdefault(status.code, set()).update(status.reason_codes)
+        assert set(codes) == {D.VERIFIED, D.DUE_SOON, D.NEEDS_VERIFICATION, D.DRAFT}
+        assert codes[D.NEEDS_VERIFICATION] == {"expired", "edited", "flagged", "link_changed", "orphaned"}

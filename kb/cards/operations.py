@@ -8,13 +8,16 @@ import re
 import secrets
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from kb import audit
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Card, CardTag, Collection, Revision, Verification
+from kb.markup import linked_cards
+from kb.models import Card, CardLink, CardTag, Collection, Revision, Verification
 from kb.validation import Invalid
+from kb.verification.flags import resolve_open_flags
+from kb.verification.notify import notify, verifiers_of
 
 CONTENT_FIELDS = ("title", "answer", "internal_notes", "tags")
 META_FIELDS = ("collection", "owner", "verifier_team", "interval_days", "is_public")
@@ -109,6 +112,24 @@ def _snapshot(card, author, summary, now):
     return revision
 
 
+def sync_links(card):
+    """Keep card_links in step with the links in the card's current answer and notes."""
+    ids, keys = linked_cards(card.answer + "\n" + card.internal_notes)
+    if keys:
+        ids |= set(db.session.scalars(select(Card.id).where(Card.external_id.in_(keys))))
+    if card.id is None:
+        if not ids:
+            return
+        db.session.flush()
+    ids.discard(card.id)
+    current = set(db.session.scalars(select(CardLink.target_id).filter_by(card_id=card.id)))
+    if ids - current:
+        existing = set(db.session.scalars(select(Card.id).where(Card.id.in_(ids - current))))
+        db.session.add_all(CardLink(card_id=card.id, target_id=t) for t in sorted(existing))
+    if current - ids:
+        db.session.execute(delete(CardLink).where(CardLink.card_id == card.id, CardLink.target_id.in_(current - ids)))
+
+
 def _set_tags(card, tags):
     existing = {t.name: t for t in card.tags}
     card.tags = [existing.get(name) or CardTag(name=name) for name in tags]
@@ -139,11 +160,16 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     _set_tags(card, content["tags"])
     db.session.add(card)
     _snapshot(card, author, summary, now)
+    sync_links(card)
     return card
 
 
-def edit_card(card, *, author, summary="", now=None, **changes):
-    """Apply changes; a change of content makes a new revision (returned), metadata alone does not."""
+def edit_card(card, *, author, summary="", now=None, quiet=False, **changes):
+    """Apply changes; a change of content makes a new revision (returned), metadata alone does not.
+
+    The card's verifiers hear of a content edit by someone else, a new owner of the reassignment
+    (unless `quiet`, as for bulk imports).
+    """
     unknown = set(changes) - set(CONTENT_FIELDS) - set(META_FIELDS)
     if unknown:
         raise TypeError(f"unknown card fields: {sorted(unknown)}")
@@ -152,15 +178,28 @@ def edit_card(card, *, author, summary="", now=None, **changes):
     if "interval_days" in changes:
         changes["interval_days"] = clean_interval(changes["interval_days"])
     now = now or utcnow()
+    old_owner = card.owner
     for name in META_FIELDS:
         if name in changes and getattr(card, name) != changes[name]:
             setattr(card, name, changes[name])
             card.updated_at = now
+    if card.owner is not old_owner and not quiet and card.owner.id != getattr(author, "id", None):
+        notify(card.owner, key=f"reassigned:{card.id}:{card.owner.id}:{now.isoformat()}", kind="reassigned",
+               card=card, subject=f"You now own “{card.title}”",
+               body=f"{author.name} made you the owner of “{card.title}” (previously {old_owner.name}).")
     if all(content[f] == (card.tag_names if f == "tags" else getattr(card, f)) for f in CONTENT_FIELDS):
         return None
     card.title, card.answer, card.internal_notes = content["title"], content["answer"], content["internal_notes"]
     _set_tags(card, content["tags"])
-    return _snapshot(card, author, summary, now)
+    revision = _snapshot(card, author, summary, now)
+    sync_links(card)
+    if not quiet and card.verified_at is not None:
+        for verifier in verifiers_of(card.verifier_team, exclude=author):
+            notify(verifier, key=f"edited:{card.id}:{revision.number}", kind="edited", card=card,
+                   subject=f"Edited: {card.title}",
+                   body=f"{author.name} saved revision {revision.number} of “{card.title}”"
+                        + (f": {summary}" if summary else "") + ". It needs verification again.")
+    return revision
 
 
 def get_revision(card, number):
@@ -209,10 +248,13 @@ def verify_card(card, user, note="", source_url="", at=None):
         source_url=clean_source_url(source_url),
     )
     db.session.add(verification)
+    if card.verified_revision_number != card.revision_number:
+        card.verified_revision_at = at
     card.verified_at = at
     card.verified_by = user
     card.verified_revision_number = card.revision_number
     audit.record(user, "card.verify", f"card:{card.id}", revision=card.revision_number, note=verification.note)
+    resolve_open_flags(card, user, verification.note)
     return verification
 
 
@@ -223,6 +265,8 @@ def set_archived(card, actor, archived, now=None):
         db.session.flush()
     card.is_archived = archived
     card.updated_at = now or utcnow()
+    if archived:
+        card.archived_at = card.updated_at
     audit.record(actor, "card.archive" if archived else "card.unarchive", f"card:{card.id}")
 
 

@@ -3,7 +3,8 @@
 The format: title, answer, internal_notes, tags, collection, public, owner_email, verifier_team,
 verify_interval_days, verified_at, verified_by_email, archived, external_id. Export adds `verified`
 (the verified revision's title, answer, internal_notes and tags) when the card was edited since its
-verification, so that a round trip keeps a card's status exactly.
+verification, and `verified_revision_at` when the verified wording is older than the last verification
+(a re-verification of unchanged text), so that a round trip keeps a card's status exactly.
 """
 import json
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from kb.extensions import db
 from kb.models import Card, Collection, Team, User
 
 FIELDS = ("external_id", "title", "answer", "internal_notes", "tags", "collection", "public", "owner_email",
-          "verifier_team", "verify_interval_days", "verified_at", "verified_by_email", "archived", "verified")
+          "verifier_team", "verify_interval_days", "verified_at", "verified_by_email", "archived", "verified",
+          "verified_revision_at")
 REQUIRED = ("title", "answer", "collection", "owner_email", "verifier_team")
 
 
@@ -116,6 +118,15 @@ def _validate(row, users, teams, seen_ids):
             clean["verified_by"] = clean["owner"]
     elif row.get("verified_by_email"):
         errors.append("verified_by_email given without verified_at")
+    clean["verified_revision_at"] = None
+    if row.get("verified_revision_at") not in (None, ""):
+        try:
+            clean["verified_revision_at"] = parse_iso(row["verified_revision_at"])
+        except ValueError as exc:
+            errors.append(f"verified_revision_at: {exc}")
+        else:
+            if clean["verified_at"] is None or clean["verified_revision_at"] > clean["verified_at"]:
+                errors.append("verified_revision_at must come with verified_at and not be later than it")
     clean["verified"] = None
     if row.get("verified") is not None:
         old = row["verified"]
@@ -204,9 +215,10 @@ def apply(rows, actor=None):
                 # Recreate "edited since verification": verify the old text, then apply the current one.
                 operations.verify_card(card, clean["verified_by"], note="Imported verification",
                                        at=clean["verified_at"])
+                card.verified_revision_at = clean["verified_revision_at"] or clean["verified_at"]
                 report.verified += 1
                 operations.edit_card(card, author=author, summary="Imported (edited since verification)",
-                                     now=now, **content)
+                                     now=now, quiet=True, **content)
         else:
             meta = {"collection": collection, "owner": clean["owner"], "verifier_team": clean["team"]}
             if clean["interval_days"] is not None:
@@ -214,7 +226,7 @@ def apply(rows, actor=None):
             if clean["public"] is not None:
                 meta["is_public"] = clean["public"]
             before = (card.revision_number, card.updated_at)
-            operations.edit_card(card, author=author, summary="Imported", now=now, **content, **meta)
+            operations.edit_card(card, author=author, summary="Imported", now=now, quiet=True, **content, **meta)
             changed = (card.revision_number, card.updated_at) != before or card.is_archived != clean["archived"]
             report.updated += changed
             report.unchanged += not changed
@@ -222,12 +234,18 @@ def apply(rows, actor=None):
         if index % 500 == 0:
             db.session.flush()
     db.session.flush()
+    # Links by key to cards that came later in the file resolve now that every card exists.
+    for card, _ in pending:
+        if "/cards/" in card.answer or "/cards/" in card.internal_notes:
+            operations.sync_links(card)
     for card, clean in pending:
         # Only a verification newer than the recorded one verifies the current revision: re-importing
         # changed content with old (or no) verification fields never silently verifies it.
         if clean["verified_at"] and (card.verified_at is None or clean["verified_at"] > card.verified_at):
             operations.verify_card(card, clean["verified_by"], note="Imported verification", at=clean["verified_at"])
             report.verified += 1
+            if clean["verified_revision_at"]:
+                card.verified_revision_at = clean["verified_revision_at"]
         if card.is_archived != clean["archived"]:
             operations.set_archived(card, actor, clean["archived"], now=now)
     db.session.flush()
@@ -272,6 +290,8 @@ def export_rows():
             "verified_by_email": card.verified_by.email if card.verified_by else None,
             "archived": card.is_archived,
         }
+        if card.verified_revision_at and card.verified_revision_at != card.verified_at:
+            row["verified_revision_at"] = card.verified_revision_at.isoformat().replace("+00:00", "Z")
         if card.verified_revision_number and card.verified_revision_number != card.revision_number:
             old = operations.get_revision(card, card.verified_revision_number)
             row["verified"] = {"title": old.title, "answer": old.answer, "internal_notes": old.internal_notes,

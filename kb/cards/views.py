@@ -1,5 +1,5 @@
 """Card pages: home, collections, a card, the editor, verification, history and diffs."""
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -8,7 +8,10 @@ from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
+from kb.dates import utcnow
 from kb.extensions import db
+from kb.verification import policy
+from kb.verification.facts import facts_for
 from kb.web import save
 from kb.models import Card, Collection, Team, User
 
@@ -75,8 +78,10 @@ def detail(card_id, verify_form=None):
     changes = None
     if verified is not None and verified.number != card.revision_number:
         changes = [d for d in diff_revisions(verified, card_revision_view(card)) if d.changed]
+    now = utcnow()
+    status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"])
     return render_template(
-        "cards/card.html", card=card, verify_form=verify_form or VerifyForm(),
+        "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
         changes_since_verified=changes, verified_revision=verified,
     ), 400 if verify_form is not None else 200
 

@@ -1,15 +1,17 @@
-"""The status policy: given a card and an instant, its status and every reason. Pure functions.
+"""The status policy: given what is known about a card and an instant, its status and every reason.
 
-Every view, the API, the FAQ and the CLI ask this module; none decides status on its own.
+Pure functions, no database: the card page gathers the facts for one card, the checker for all cards with
+a handful of set-based queries, and both ask `evaluate`. No view, API, FAQ or command decides status itself.
 """
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 DRAFT = "draft"
 VERIFIED = "verified"
 DUE_SOON = "due_soon"
 NEEDS_VERIFICATION = "needs_verification"
 ARCHIVED = "archived"
+STATUSES = (DRAFT, VERIFIED, DUE_SOON, NEEDS_VERIFICATION, ARCHIVED)
 
 LABELS = {
     DRAFT: "Draft",
@@ -18,6 +20,38 @@ LABELS = {
     NEEDS_VERIFICATION: "Needs verification",
     ARCHIVED: "Archived",
 }
+
+# Reason codes, in the order they are reported.
+EXPIRED = "expired"
+EDITED = "edited"
+FLAGGED = "flagged"
+LINK_CHANGED = "link_changed"
+ORPHANED = "orphaned"
+NEVER_VERIFIED = "never_verified"
+REASONS = (EXPIRED, EDITED, FLAGGED, LINK_CHANGED, ORPHANED, NEVER_VERIFIED)
+REASON_LABELS = {
+    EXPIRED: "Verification lapsed",
+    EDITED: "Edited since verification",
+    FLAGGED: "Flagged by an agent",
+    LINK_CHANGED: "A linked card changed",
+    ORPHANED: "No active owner or verifiers",
+    NEVER_VERIFIED: "Never verified",
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the policy needs about one card; plain values so that it can be built in bulk."""
+
+    interval_days: int
+    revision_number: int
+    verified_revision_number: int | None = None
+    verified_at: datetime | None = None
+    is_archived: bool = False
+    open_flags: int = 0
+    changed_links: tuple = ()  # titles of linked cards re-verified or archived since this card's verification
+    owner_active: bool = True
+    team_has_verifiers: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,7 +64,7 @@ class Reason:
 class Status:
     code: str
     reasons: tuple = field(default=())
-    due_at: object = None  # when the current verification lapses, if verified
+    due_at: datetime | None = None  # when the current verification lapses, if verified
 
     @property
     def label(self):
@@ -40,34 +74,64 @@ class Status:
     def is_trusted(self):
         return self.code in (VERIFIED, DUE_SOON)
 
-
-def due_at(card):
-    """When the card's verification lapses, or None if it was never verified."""
-    if card.verified_at is None:
-        return None
-    return card.verified_at + timedelta(days=card.interval_days)
+    @property
+    def reason_codes(self):
+        return [r.code for r in self.reasons]
 
 
-def card_status(card, now, warning_days=7):
-    """Status of `card` at `now` (aware UTC), with the reasons behind it."""
-    due = due_at(card)
-    if card.is_archived:
+def due_at(verified_at, interval_days):
+    """When a verification lapses, or None if there is none."""
+    return None if verified_at is None else verified_at + timedelta(days=interval_days)
+
+
+def evaluate(facts, now, warning_days=7):
+    """Status of a card at `now` (aware), with every reason that applies."""
+    due = due_at(facts.verified_at, facts.interval_days)
+    if facts.is_archived:
         return Status(ARCHIVED, (), due)
-    if card.verified_at is None:
-        return Status(DRAFT, (Reason("never_verified", "This card has never been verified."),), None)
     reasons = []
-    if now >= due:
-        reasons.append(Reason("expired", f"Verification lapsed on {due:%Y-%m-%d}."))
-    if card.verified_revision_number != card.revision_number:
-        reasons.append(
-            Reason(
-                "edited",
-                f"Edited since verification (verified revision {card.verified_revision_number}, "
-                f"current revision {card.revision_number}).",
-            )
-        )
+    if facts.verified_at is not None:
+        if now >= due:
+            reasons.append(Reason(EXPIRED, f"Verification lapsed on {due:%Y-%m-%d}."))
+        if facts.verified_revision_number != facts.revision_number:
+            reasons.append(Reason(
+                EDITED, f"Edited since verification (verified revision {facts.verified_revision_number}, "
+                        f"current revision {facts.revision_number})."))
+    if facts.open_flags:
+        n = facts.open_flags
+        reasons.append(Reason(FLAGGED, f"{n} open flag{'s' if n > 1 else ''} from agents."))
+    if facts.changed_links:
+        reasons.append(Reason(LINK_CHANGED, "Linked card changed since verification: "
+                                            + ", ".join(f"“{t}”" for t in facts.changed_links) + "."))
+    if not facts.owner_active or not facts.team_has_verifiers:
+        who = []
+        if not facts.owner_active:
+            who.append("its owner is deactivated or their account expired")
+        if not facts.team_has_verifiers:
+            who.append("its verifying team has no active members")
+        reasons.append(Reason(ORPHANED, "Orphaned: " + " and ".join(who) + "."))
+    if facts.verified_at is None:
+        reasons.append(Reason(NEVER_VERIFIED, "This card has never been verified."))
+        return Status(DRAFT, tuple(reasons), None)
     if reasons:
         return Status(NEEDS_VERIFICATION, tuple(reasons), due)
     if now >= due - timedelta(days=warning_days):
-        return Status(DUE_SOON, (Reason("due_soon", f"Verification lapses on {due:%Y-%m-%d}."),), due)
+        return Status(DUE_SOON, (), due)
     return Status(VERIFIED, (), due)
+
+
+def facts_of_card(card, **extra):
+    """Facts from a card's own columns; the caller adds flags, links and orphan checks it has looked up."""
+    return Facts(
+        interval_days=card.interval_days,
+        revision_number=card.revision_number,
+        verified_revision_number=card.verified_revision_number,
+        verified_at=card.verified_at,
+        is_archived=card.is_archived,
+        **extra,
+    )
+
+
+def card_status(card, now, warning_days=7, **extra):
+    """Shortcut for a card object plus any extra facts."""
+    return evaluate(facts_of_card(card, **extra), now, warning_days)

@@ -1,0 +1,203 @@
+"""The staleness checker: the policy applied to every card in bulk, persisted, snapshotted and notified.
+
+`run_check` is what `kb check-stale` (cron) calls. `refresh_touched` keeps the persisted status of the
+cards a transaction wrote current at commit time, so pages never wait for the next cron run.
+"""
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
+
+from kb.dates import utcnow
+from kb.extensions import db
+from kb.models import Card, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
+from kb.verification import policy
+from kb.verification.facts import all_facts
+from kb.verification.notify import leads_or_admins, notify
+
+
+@dataclass
+class Verdict:
+    card_id: int
+    title: str
+    collection_id: int
+    owner_id: int
+    team_id: int
+    status: policy.Status
+    stale_since: object = None
+
+
+@dataclass
+class CheckReport:
+    now: object
+    verdicts: list
+    changed: int = 0
+    notified: int = 0
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def stale(self):
+        return [v for v in self.verdicts if v.status.code == policy.NEEDS_VERIFICATION]
+
+
+def _setting(name, default):
+    return current_app.config.get(name, default) if has_app_context() else default
+
+
+def evaluate(now, card_ids=None):
+    """A Verdict per card (all cards, or those ids), from the bulk facts."""
+    warning = _setting("WARNING_DAYS", 7)
+    return [Verdict(row.id, row.title, row.collection_id, row.owner_id, row.verifier_team_id,
+                    policy.evaluate(facts, now, warning))
+            for row, facts in all_facts(now, card_ids)]
+
+
+def store(verdicts, now):
+    """Persist each verdict that differs from the stored one; keeps `stale_since` while a card stays stale."""
+    ids = [v.card_id for v in verdicts]
+    query = select(CardState.card_id, CardState.status, CardState.reasons, CardState.due_at, CardState.stale_since)
+    if len(ids) <= 5000:
+        query = query.where(CardState.card_id.in_(ids))
+    previous = {row.card_id: row for row in db.session.execute(query)}
+    inserts, updates = [], []
+    for v in verdicts:
+        reasons = ",".join(v.status.reason_codes)
+        prev = previous.get(v.card_id)
+        stale = v.status.code == policy.NEEDS_VERIFICATION
+        if stale:
+            v.stale_since = prev.stale_since if prev is not None and prev.stale_since else now
+        values = {"card_id": v.card_id, "status": v.status.code, "reasons": reasons, "due_at": v.status.due_at,
+                  "stale_since": v.stale_since}
+        if prev is None:
+            inserts.append({**values, "checked_at": now})
+        elif (prev.status, prev.reasons, prev.due_at, prev.stale_since) != (
+                v.status.code, reasons, v.status.due_at, v.stale_since):
+            updates.append({**values, "checked_at": now})
+    if inserts:
+        db.session.execute(insert(CardState), inserts)
+    if updates:
+        db.session.execute(update(CardState), updates)
+    return len(inserts) + len(updates)
+
+
+def snapshot(verdicts, now):
+    """Record today's trust figures overall, per collection and per team (re-running the same day replaces them)."""
+    scopes = defaultdict(lambda: [0, 0, Counter()])
+    for v in verdicts:
+        if v.status.code == policy.ARCHIVED:
+            continue
+        for scope in ("all", f"collection:{v.collection_id}", f"team:{v.team_id}"):
+            figures = scopes[scope]
+            figures[0] += 1
+            figures[1] += v.status.is_trusted
+            figures[2].update(v.status.reason_codes)
+    day = now.date()
+    existing = {s.scope: s for s in db.session.scalars(select(TrustSnapshot).filter_by(day=day))}
+    for scope, (total, trusted, reasons) in scopes.items():
+        snap = existing.get(scope) or TrustSnapshot(day=day, scope=scope)
+        snap.total, snap.trusted, snap.reasons_json = total, trusted, json.dumps(dict(sorted(reasons.items())))
+        db.session.add(snap)
+
+
+def notify_owners(verdicts, now):
+    """Tell owners of lapsed and due-soon cards, and escalate cards stale too long. Each event once."""
+    escalate_after = timedelta(days=_setting("ESCALATE_AFTER_DAYS", 14))
+    known = set(db.session.execute(select(Notification.user_id, Notification.key)).all())
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    teams = {t.id: t for t in db.session.scalars(select(Team))}
+    verified_at = dict(db.session.execute(select(Card.id, Card.verified_at)).all())
+    sent = 0
+    for v in verdicts:
+        owner, status = users[v.owner_id], v.status
+        since = verified_at.get(v.card_id)
+        stamp = since.isoformat() if since else "never"
+        if status.code == policy.DUE_SOON:
+            sent += notify(owner, key=f"due_soon:{v.card_id}:{stamp}", kind="due_soon", card=v.card_id,
+                           known_keys=known, subject=f"Due for verification by {status.due_at:%Y-%m-%d}: {v.title}",
+                           body=f"“{v.title}” lapses on {status.due_at:%Y-%m-%d}. Please verify it before then."
+                           ) is not None
+        if policy.EXPIRED in status.reason_codes:
+            sent += notify(owner, key=f"lapsed:{v.card_id}:{stamp}", kind="lapsed", card=v.card_id,
+                           known_keys=known, subject=f"Verification lapsed: {v.title}",
+                           body=f"“{v.title}” lapsed on {status.due_at:%Y-%m-%d} and needs verification.") is not None
+        if v.stale_since is not None and now - v.stale_since >= escalate_after:
+            days = (now - v.stale_since).days
+            for person in leads_or_admins(teams[v.team_id], now):
+                sent += notify(person, key=f"escalated:{v.card_id}:{v.stale_since.isoformat()}", kind="escalated",
+                               card=v.card_id, known_keys=known,
+                               subject=f"Stale for {days} days: {v.title}",
+                               body=f"“{v.title}” has needed verification for {days} days "
+                                    f"({', '.join(r.message for r in status.reasons)}). Please reassign or verify it."
+                               ) is not None
+    return sent
+
+
+def run_check(now=None, send_notifications=False):
+    """Evaluate, persist and snapshot every card; optionally notify. The caller commits."""
+    now = now or utcnow()
+    verdicts = evaluate(now)
+    report = CheckReport(now=now, verdicts=verdicts)
+    report.changed = store(verdicts, now)
+    snapshot(verdicts, now)
+    if send_notifications:
+        report.notified = notify_owners(verdicts, now)
+    report.counts = Counter(v.status.code for v in verdicts)
+    return report
+
+
+def report_rows(report, everything=False):
+    """Rows for the table and JSON output: cards that need attention (or all), most urgent first."""
+    names = {
+        "collection": dict(db.session.execute(select(Collection.id, Collection.name)).all()),
+        "owner": dict(db.session.execute(select(User.id, User.name)).all()),
+    }
+    order = {policy.NEEDS_VERIFICATION: 0, policy.DUE_SOON: 1, policy.DRAFT: 2, policy.VERIFIED: 3,
+             policy.ARCHIVED: 4}
+    picked = [v for v in report.verdicts
+              if everything or v.status.code in (policy.NEEDS_VERIFICATION, policy.DUE_SOON, policy.DRAFT)]
+    picked.sort(key=lambda v: (order[v.status.code], v.status.due_at or report.now, v.card_id))
+    return [{
+        "id": v.card_id,
+        "title": v.title,
+        "collection": names["collection"].get(v.collection_id),
+        "owner": names["owner"].get(v.owner_id),
+        "status": v.status.code,
+        "reasons": v.status.reason_codes,
+        "due": v.status.due_at.isoformat().replace("+00:00", "Z") if v.status.due_at else None,
+        "stale_since": v.stale_since.isoformat().replace("+00:00", "Z") if v.stale_since else None,
+    } for v in picked]
+
+
+TOUCHED = "kb.touched"
+
+
+def refresh_touched(session):
+    """At commit: re-evaluate and store the status of every card this transaction touched."""
+    touched = session.info.pop(TOUCHED, None)
+    if not touched or not has_app_context():
+        return
+    card_ids, user_ids, team_ids = touched["cards"], touched["users"], touched["teams"]
+    if user_ids:  # a user's state matters to the cards they own and the teams they verify for
+        team_ids |= set(session.scalars(select(Membership.team_id).where(Membership.user_id.in_(user_ids))))
+    if user_ids or team_ids:
+        card_ids |= set(session.scalars(select(Card.id).where(
+            Card.owner_id.in_(user_ids) | Card.verifier_team_id.in_(team_ids))))
+    if card_ids:
+        now = utcnow()
+        store(evaluate(now, card_ids), now)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session):
+    if session.info.get(TOUCHED):
+        session.flush()  # the last changes are flushed (and recorded as touched) before evaluating
+        refresh_touched(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session):
+    session.info.pop(TOUCHED, None)

@@ -1,0 +1,97 @@
+"""Gather the policy's facts from the database: for one card (pages) or for all of them (the checker).
+
+Both paths apply the same definitions; the bulk path uses a fixed number of set-based queries whatever
+the number of cards.
+"""
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from kb.extensions import db
+from kb.models import Card, CardLink, Flag, Membership, User
+from kb.verification.policy import Facts
+
+VERIFIER_ROLES = ("expert", "admin")
+
+
+def user_active_at(now):
+    """SQL: the user may work at `now` (active, and their seasonal account has not expired)."""
+    return and_(User.active, or_(User.expires_on.is_(None), User.expires_on >= now.date()))
+
+
+def user_is_active_at(user, now):
+    """The same rule in Python, for one user already loaded."""
+    return user.active and (user.expires_on is None or user.expires_on >= now.date())
+
+
+def _teams_with_verifiers(now, team_ids=None):
+    query = (select(Membership.team_id).join(User, User.id == Membership.user_id)
+             .where(user_active_at(now), User.role.in_(VERIFIER_ROLES)).distinct())
+    if team_ids is not None:
+        query = query.where(Membership.team_id.in_(team_ids))
+    return set(db.session.scalars(query))
+
+
+def _changed_links_query(now):
+    """(card id, linked title) where the linked card's verified wording changed, or it was archived, after
+    the card's own verification."""
+    target = aliased(Card)
+    return (
+        select(CardLink.card_id, target.title)
+        .join(Card, Card.id == CardLink.card_id)
+        .join(target, target.id == CardLink.target_id)
+        .where(Card.verified_at.is_not(None),
+               or_(and_(target.verified_revision_at > Card.verified_at, target.verified_revision_at <= now),
+                   and_(target.archived_at > Card.verified_at, target.archived_at <= now)))
+    )
+
+
+def facts_for(card, now):
+    """Facts for one card (a few small queries)."""
+    open_flags = db.session.scalar(select(func.count()).select_from(Flag).filter_by(card_id=card.id, state="open"))
+    changed = tuple(title for _, title in db.session.execute(
+        _changed_links_query(now).where(CardLink.card_id == card.id).order_by(CardLink.target_id)))
+    return Facts(
+        interval_days=card.interval_days,
+        revision_number=card.revision_number,
+        verified_revision_number=card.verified_revision_number,
+        verified_at=card.verified_at,
+        is_archived=card.is_archived,
+        open_flags=open_flags,
+        changed_links=changed,
+        owner_active=user_is_active_at(card.owner, now),
+        team_has_verifiers=card.verifier_team_id in _teams_with_verifiers(now, [card.verifier_team_id]),
+    )
+
+
+CARD_COLUMNS = (Card.id, Card.title, Card.collection_id, Card.owner_id, Card.verifier_team_id, Card.interval_days,
+                Card.revision_number, Card.verified_revision_number, Card.verified_at, Card.is_archived)
+
+
+def all_facts(now, card_ids=None):
+    """(card row, Facts) for every card, or for the given ids, from five queries."""
+    flag_query = select(Flag.card_id, func.count()).where(Flag.state == "open").group_by(Flag.card_id)
+    link_query = _changed_links_query(now).order_by(CardLink.card_id, CardLink.target_id)
+    card_query = select(*CARD_COLUMNS).order_by(Card.id)
+    if card_ids is not None:
+        ids = sorted(card_ids)
+        flag_query = flag_query.where(Flag.card_id.in_(ids))
+        link_query = link_query.where(CardLink.card_id.in_(ids))
+        card_query = card_query.where(Card.id.in_(ids))
+    flags = dict(db.session.execute(flag_query).all())
+    inactive_owners = set(db.session.scalars(select(User.id).where(~user_active_at(now))))
+    verifying_teams = _teams_with_verifiers(now)
+    changed = {}
+    for card_id, title in db.session.execute(link_query):
+        changed.setdefault(card_id, []).append(title)
+    for row in db.session.execute(card_query):
+        yield row, Facts(
+            interval_days=row.interval_days,
+            revision_number=row.revision_number,
+            verified_revision_number=row.verified_revision_number,
+            verified_at=row.verified_at,
+            is_archived=row.is_archived,
+            open_flags=flags.get(row.id, 0),
+            changed_links=tuple(changed.get(row.id, ())),
+            owner_active=row.owner_id not in inactive_owners,
+            team_has_verifiers=row.verifier_team_id in verifying_teams,
+        )

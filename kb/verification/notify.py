@@ -1,0 +1,118 @@
+"""Notifications: an in-app message per user, also e-mailed. A key per event makes repeats harmless.
+
+E-mail goes through SMTP when MAIL_SERVER is set; otherwise each message is written as an .eml file
+to the instance outbox, so that a trial install never needs a mail server.
+"""
+import os
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from kb.dates import utcnow
+from kb.extensions import db
+from kb.models import Notification, User
+from kb.verification.facts import VERIFIER_ROLES, user_is_active_at
+
+MAX_ATTEMPTS = 5
+
+
+def notify(user, *, key, kind, subject, body="", card=None, known_keys=None):
+    """Queue a notification unless this user already had the one with this key. Returns it or None."""
+    if user is None or not user.is_active:
+        return None
+    if known_keys is not None:
+        if (user.id, key) in known_keys:
+            return None
+        known_keys.add((user.id, key))
+    elif db.session.scalar(select(Notification.id).filter_by(user_id=user.id, key=key)) is not None:
+        return None
+    note = Notification(user=user, key=key[:200], kind=kind, subject=subject[:300], body=body,
+                        card_id=getattr(card, "id", card))
+    db.session.add(note)
+    return note
+
+
+def verifiers_of(team, now=None, exclude=None):
+    """Active experts and admins of a team (the people who can verify its cards), but `exclude`."""
+    now, exclude_id = now or utcnow(), getattr(exclude, "id", None)
+    return [m.user for m in team.memberships
+            if m.user.role in VERIFIER_ROLES and user_is_active_at(m.user, now) and m.user.id != exclude_id]
+
+
+def leads_or_admins(team, now=None):
+    """Who hears about escalations: the team's active leads, or every active admin if it has none."""
+    now = now or utcnow()
+    leads = [m.user for m in team.memberships if m.is_lead and user_is_active_at(m.user, now)]
+    if leads:
+        return leads
+    return [u for u in db.session.scalars(select(User).filter_by(role="admin")) if user_is_active_at(u, now)]
+
+
+def card_url(card_id):
+    return f"{current_app.config['EXTERNAL_URL'].rstrip('/')}/cards/{card_id}"
+
+
+def unread_count(user):
+    return db.session.scalar(select(func.count()).select_from(Notification)
+                             .filter_by(user_id=user.id, read_at=None))
+
+
+def _message(note):
+    cfg = current_app.config
+    msg = EmailMessage()
+    msg["From"] = cfg["MAIL_FROM"]
+    msg["To"] = note.user.email
+    msg["Subject"] = note.subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2] or "kb.local")
+    link = f"\n\n{card_url(note.card_id)}" if note.card_id else ""
+    msg.set_content(f"Hello {note.user.name},\n\n{note.body or note.subject}{link}\n\n-- {cfg['BRAND_NAME']}\n")
+    return msg
+
+
+def send(messages):
+    """Send EmailMessages through SMTP, or write them to the outbox folder. Raises on SMTP failure."""
+    cfg = current_app.config
+    if not messages:
+        return
+    if not cfg.get("MAIL_SERVER"):
+        os.makedirs(cfg["OUTBOX_DIR"], exist_ok=True)
+        for msg in messages:
+            name = f"{utcnow():%Y%m%dT%H%M%S%f}-{msg['Message-ID'].strip('<>').split('@')[0]}.eml"
+            with open(os.path.join(cfg["OUTBOX_DIR"], name), "wb") as fh:
+                fh.write(bytes(msg))
+        return
+    smtp_class = smtplib.SMTP_SSL if cfg.get("MAIL_USE_SSL") else smtplib.SMTP
+    with smtp_class(cfg["MAIL_SERVER"], int(cfg.get("MAIL_PORT") or 25), timeout=20) as smtp:
+        if cfg.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if cfg.get("MAIL_USERNAME"):
+            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        for msg in messages:
+            smtp.send_message(msg)
+
+
+def deliver_pending(limit=200):
+    """E-mail committed notifications not yet sent; a failure is logged, counted and retried next time."""
+    notes = db.session.scalars(
+        select(Notification).where(Notification.emailed_at.is_(None), Notification.email_attempts < MAX_ATTEMPTS)
+        .order_by(Notification.id).limit(limit)
+    ).all()
+    if not notes:
+        return 0
+    try:
+        send([_message(n) for n in notes])
+    except (OSError, smtplib.SMTPException) as exc:
+        current_app.logger.warning("mail delivery failed, will retry: %s", exc)
+        for n in notes:
+            n.email_attempts += 1
+        db.session.commit()
+        return 0
+    now = utcnow()
+    for n in notes:
+        n.emailed_at, n.email_attempts = now, n.email_attempts + 1
+    db.session.commit()
+    return len(notes)
