@@ -148,7 +148,73 @@ def export_command(path):
     click.echo(f"Exported {count} card(s).", err=path == "-")
 
 
+def _parse_now(ctx, param, value):
+    if value is None:
+        return None
+    from kb.dates import parse_iso
+
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("check-stale")
+@click.option("--now", callback=_parse_now, help="Evaluate at this ISO 8601 instant instead of now (what-if).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--all", "everything", is_flag=True, help="List every card, not only those needing attention.")
+@click.option("--notify", "send_notifications", is_flag=True,
+              help="Notify owners of lapsed and due-soon cards, escalate long-stale ones, and send e-mail.")
+@click.option("--fail-on-stale", is_flag=True, help="Exit 1 when any card needs verification (for monitoring).")
+@with_appcontext
+def check_stale_command(now, as_json, everything, send_notifications, fail_on_stale):
+    """Apply the staleness policy to every card, store the result and today's trust score."""
+    import json
+
+    from kb.verification import checker, notify
+
+    report = checker.run_check(now=now, send_notifications=send_notifications)
+    rows = checker.report_rows(report, everything=everything)
+    db.session.commit()
+    mailed = notify.deliver_pending() if send_notifications else 0
+    counts = {code: report.counts.get(code, 0) for code in ("verified", "due_soon", "needs_verification", "draft",
+                                                            "archived")}
+    if as_json:
+        click.echo(json.dumps({"now": report.now.isoformat().replace("+00:00", "Z"), "counts": counts,
+                               "cards": rows, "notified": report.notified}, indent=2))
+    else:
+        click.echo(f"{'id':>6}  {'card':<44} {'collection':<24} {'owner':<18} {'status':<19} {'due':<10}  reasons")
+        for r in rows:
+            click.echo(f"{r['id']:>6}  {_cut(r['title'], 44):<44} {_cut(r['collection'], 24):<24} "
+                       f"{_cut(r['owner'], 18):<18} {r['status']:<19} {(r['due'] or '')[:10]:<10}  "
+                       f"{', '.join(r['reasons'])}")
+        click.echo(", ".join(f"{n} {code.replace('_', ' ')}" for code, n in counts.items())
+                   + f"; {report.changed} status change(s) stored"
+                   + (f"; {report.notified} notification(s), {mailed} e-mail(s) sent" if send_notifications else ""))
+    if fail_on_stale and report.stale:
+        sys.exit(1)
+
+
+def _cut(text, width):
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("digest")
+@click.option("--now", callback=_parse_now, help="Pretend it is this ISO 8601 instant.")
+@click.option("--force", is_flag=True, help="Send even if this week's digest went out already.")
+@with_appcontext
+def digest_command(now, force):
+    """Send each verifier their weekly digest: lapsed, due within 7 days, open flags (once a week)."""
+    from kb.verification import digest, notify
+
+    queued = digest.send_digests(now=now, force=force)
+    db.session.commit()
+    mailed = notify.deliver_pending()
+    click.echo(f"{queued} digest(s) queued, {mailed} e-mail(s) sent")
+
+
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
-                    export_command):
+                    export_command, check_stale_command, digest_command):
         app.cli.add_command(command)

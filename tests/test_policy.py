@@ -47,7 +47,7 @@ TABLE = [
 def test_status_table(card_facts, status, reasons):
     result = policy.evaluate(card_facts, NOW)
     assert result.code == status
-    assert result.reason_codes == reasons
+    assert list(result.reason_codes) == reasons
     assert all(r.message.endswith(".") for r in result.reasons)
     assert result.is_trusted == (status in (D.VERIFIED, D.DUE_SOON))
 

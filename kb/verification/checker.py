@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import Card, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
-from kb.verification.facts import all_facts
-from kb.verification.notify import leads_or_admins, notify
+from kb.verification.facts import all_facts, user_is_active_at
+from kb.verification.notify import leads_or_admins, notify_many
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     card_id: int
     title: str
@@ -51,9 +51,7 @@ def _setting(name, default):
 def evaluate(now, card_ids=None):
     """A Verdict per card (all cards, or those ids), from the bulk facts."""
     warning = _setting("WARNING_DAYS", 7)
-    return [Verdict(row.id, row.title, row.collection_id, row.owner_id, row.verifier_team_id,
-                    policy.evaluate(facts, now, warning))
-            for row, facts in all_facts(now, card_ids)]
+    return [Verdict(*card, policy.evaluate(facts, now, warning)) for card, facts in all_facts(now, card_ids)]
 
 
 def store(verdicts, now):
@@ -62,39 +60,43 @@ def store(verdicts, now):
     query = select(CardState.card_id, CardState.status, CardState.reasons, CardState.due_at, CardState.stale_since)
     if len(ids) <= 5000:
         query = query.where(CardState.card_id.in_(ids))
-    previous = {row.card_id: row for row in db.session.execute(query)}
+    previous = {card_id: rest for card_id, *rest in db.session.execute(query)}
     inserts, updates = [], []
     for v in verdicts:
         reasons = ",".join(v.status.reason_codes)
-        prev = previous.get(v.card_id)
-        stale = v.status.code == policy.NEEDS_VERIFICATION
-        if stale:
-            v.stale_since = prev.stale_since if prev is not None and prev.stale_since else now
-        values = {"card_id": v.card_id, "status": v.status.code, "reasons": reasons, "due_at": v.status.due_at,
-                  "stale_since": v.stale_since}
-        if prev is None:
-            inserts.append({**values, "checked_at": now})
-        elif (prev.status, prev.reasons, prev.due_at, prev.stale_since) != (
-                v.status.code, reasons, v.status.due_at, v.stale_since):
-            updates.append({**values, "checked_at": now})
+        prev = previous.get(v.card_id)  # [status, reasons, due_at, stale_since]
+        if v.status.code == policy.NEEDS_VERIFICATION:
+            v.stale_since = prev[3] if prev is not None and prev[3] else now
+        current = [v.status.code, reasons, v.status.due_at, v.stale_since]
+        if prev != current:
+            values = {"card_id": v.card_id, "status": current[0], "reasons": reasons, "due_at": current[2],
+                      "stale_since": current[3], "checked_at": now}
+            (inserts if prev is None else updates).append(values)
+    # Core executemany: several times faster than ORM bulk operations for 100,000 rows.
+    table = CardState.__table__
     if inserts:
-        db.session.execute(insert(CardState), inserts)
+        db.session.execute(table.insert(), inserts)
     if updates:
-        db.session.execute(update(CardState), updates)
+        db.session.execute(
+            table.update().where(table.c.card_id == bindparam("key"))
+            .values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
+            [{**row, "key": row.pop("card_id")} for row in updates])
     return len(inserts) + len(updates)
 
 
 def snapshot(verdicts, now):
     """Record today's trust figures overall, per collection and per team (re-running the same day replaces them)."""
+    # Count distinct (collection, team, trusted, reasons) combinations first: a few hundred, not 100,000.
+    combos = Counter((v.collection_id, v.team_id, v.status.is_trusted, v.status.reason_codes)
+                     for v in verdicts if v.status.code != policy.ARCHIVED)
     scopes = defaultdict(lambda: [0, 0, Counter()])
-    for v in verdicts:
-        if v.status.code == policy.ARCHIVED:
-            continue
-        for scope in ("all", f"collection:{v.collection_id}", f"team:{v.team_id}"):
+    for (collection_id, team_id, trusted, reasons), n in combos.items():
+        for scope in ("all", f"collection:{collection_id}", f"team:{team_id}"):
             figures = scopes[scope]
-            figures[0] += 1
-            figures[1] += v.status.is_trusted
-            figures[2].update(v.status.reason_codes)
+            figures[0] += n
+            figures[1] += n * trusted
+            for code in reasons:
+                figures[2][code] += n
     day = now.date()
     existing = {s.scope: s for s in db.session.scalars(select(TrustSnapshot).filter_by(day=day))}
     for scope, (total, trusted, reasons) in scopes.items():
@@ -108,32 +110,37 @@ def notify_owners(verdicts, now):
     escalate_after = timedelta(days=_setting("ESCALATE_AFTER_DAYS", 14))
     known = set(db.session.execute(select(Notification.user_id, Notification.key)).all())
     users = {u.id: u for u in db.session.scalars(select(User))}
+    active = {uid for uid, u in users.items() if user_is_active_at(u, now)}
     teams = {t.id: t for t in db.session.scalars(select(Team))}
-    verified_at = dict(db.session.execute(select(Card.id, Card.verified_at)).all())
-    sent = 0
+    escalate_to = {}
+    rows = []
+
+    def add(user_id, key, kind, v, subject, body):
+        if user_id in active:
+            rows.append({"user_id": user_id, "key": key, "kind": kind, "card_id": v.card_id, "subject": subject,
+                         "body": body})
+
     for v in verdicts:
-        owner, status = users[v.owner_id], v.status
-        since = verified_at.get(v.card_id)
-        stamp = since.isoformat() if since else "never"
+        status = v.status
+        # Keyed by the due date: a new verification starts a new cycle of reminders.
+        stamp = status.due_at.isoformat() if status.due_at else "never"
         if status.code == policy.DUE_SOON:
-            sent += notify(owner, key=f"due_soon:{v.card_id}:{stamp}", kind="due_soon", card=v.card_id,
-                           known_keys=known, subject=f"Due for verification by {status.due_at:%Y-%m-%d}: {v.title}",
-                           body=f"“{v.title}” lapses on {status.due_at:%Y-%m-%d}. Please verify it before then."
-                           ) is not None
+            add(v.owner_id, f"due_soon:{v.card_id}:{stamp}", "due_soon", v,
+                f"Due for verification by {status.due_at:%Y-%m-%d}: {v.title}",
+                f"“{v.title}” lapses on {status.due_at:%Y-%m-%d}. Please verify it before then.")
         if policy.EXPIRED in status.reason_codes:
-            sent += notify(owner, key=f"lapsed:{v.card_id}:{stamp}", kind="lapsed", card=v.card_id,
-                           known_keys=known, subject=f"Verification lapsed: {v.title}",
-                           body=f"“{v.title}” lapsed on {status.due_at:%Y-%m-%d} and needs verification.") is not None
+            add(v.owner_id, f"lapsed:{v.card_id}:{stamp}", "lapsed", v, f"Verification lapsed: {v.title}",
+                f"“{v.title}” lapsed on {status.due_at:%Y-%m-%d} and needs verification.")
         if v.stale_since is not None and now - v.stale_since >= escalate_after:
             days = (now - v.stale_since).days
-            for person in leads_or_admins(teams[v.team_id], now):
-                sent += notify(person, key=f"escalated:{v.card_id}:{v.stale_since.isoformat()}", kind="escalated",
-                               card=v.card_id, known_keys=known,
-                               subject=f"Stale for {days} days: {v.title}",
-                               body=f"“{v.title}” has needed verification for {days} days "
-                                    f"({', '.join(r.message for r in status.reasons)}). Please reassign or verify it."
-                               ) is not None
-    return sent
+            if v.team_id not in escalate_to:
+                escalate_to[v.team_id] = [u.id for u in leads_or_admins(teams[v.team_id], now)]
+            for person in escalate_to[v.team_id]:
+                add(person, f"escalated:{v.card_id}:{v.stale_since.isoformat()}", "escalated", v,
+                    f"Stale for {days} days: {v.title}",
+                    f"“{v.title}” has needed verification for {days} days "
+                    f"({' '.join(r.message for r in status.reasons)}) Please reassign or verify it.")
+    return notify_many(rows, known)
 
 
 def run_check(now=None, send_notifications=False):
@@ -166,7 +173,7 @@ def report_rows(report, everything=False):
         "collection": names["collection"].get(v.collection_id),
         "owner": names["owner"].get(v.owner_id),
         "status": v.status.code,
-        "reasons": v.status.reason_codes,
+        "reasons": list(v.status.reason_codes),
         "due": v.status.due_at.isoformat().replace("+00:00", "Z") if v.status.due_at else None,
         "stale_since": v.stale_since.isoformat().replace("+00:00", "Z") if v.stale_since else None,
     } for v in picked]

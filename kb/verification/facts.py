@@ -68,7 +68,8 @@ CARD_COLUMNS = (Card.id, Card.title, Card.collection_id, Card.owner_id, Card.ver
 
 
 def all_facts(now, card_ids=None):
-    """(card row, Facts) for every card, or for the given ids, from five queries."""
+    """((id, title, collection id, owner id, team id), Facts) for every card, or for the given ids,
+    from five queries."""
     flag_query = select(Flag.card_id, func.count()).where(Flag.state == "open").group_by(Flag.card_id)
     link_query = _changed_links_query(now).order_by(CardLink.card_id, CardLink.target_id)
     card_query = select(*CARD_COLUMNS).order_by(Card.id)
@@ -83,15 +84,9 @@ def all_facts(now, card_ids=None):
     changed = {}
     for card_id, title in db.session.execute(link_query):
         changed.setdefault(card_id, []).append(title)
-    for row in db.session.execute(card_query):
-        yield row, Facts(
-            interval_days=row.interval_days,
-            revision_number=row.revision_number,
-            verified_revision_number=row.verified_revision_number,
-            verified_at=row.verified_at,
-            is_archived=row.is_archived,
-            open_flags=flags.get(row.id, 0),
-            changed_links=tuple(changed.get(row.id, ())),
-            owner_active=row.owner_id not in inactive_owners,
-            team_has_verifiers=row.verifier_team_id in verifying_teams,
-        )
+    # Plain tuples: attribute access on 100,000 result rows costs more than the rest of the check.
+    for card_id, title, collection_id, owner_id, team_id, interval, revision, verified_revision, verified_at, \
+            archived in db.session.execute(card_query):
+        yield (card_id, title, collection_id, owner_id, team_id), Facts(
+            interval, revision, verified_revision, verified_at, archived, flags.get(card_id, 0),
+            tuple(changed.get(card_id, ())), owner_id not in inactive_owners, team_id in verifying_teams)

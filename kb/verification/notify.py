@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from kb.dates import utcnow
 from kb.extensions import db
@@ -33,6 +33,20 @@ def notify(user, *, key, kind, subject, body="", card=None, known_keys=None):
                         card_id=getattr(card, "id", card))
     db.session.add(note)
     return note
+
+
+def notify_many(rows, known_keys):
+    """Bulk form of `notify` for the checker: dicts with user_id, key, kind, card_id, subject, body.
+    Rows whose (user, key) is in `known_keys` are skipped. One INSERT; returns how many were added."""
+    fresh = []
+    for row in rows:
+        if (row["user_id"], row["key"]) not in known_keys:
+            known_keys.add((row["user_id"], row["key"]))
+            fresh.append({**row, "key": row["key"][:200], "subject": row["subject"][:300], "created_at": utcnow(),
+                          "email_attempts": 0})
+    if fresh:
+        db.session.execute(insert(Notification), fresh)
+    return len(fresh)
 
 
 def verifiers_of(team, now=None, exclude=None):

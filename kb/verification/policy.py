@@ -39,7 +39,9 @@ REASON_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+# Plain slotted dataclasses, not frozen ones: the checker builds 100,000 of each per run and frozen
+# dataclasses are several times slower to construct.
+@dataclass(slots=True)
 class Facts:
     """Everything the policy needs about one card; plain values so that it can be built in bulk."""
 
@@ -54,17 +56,21 @@ class Facts:
     team_has_verifiers: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reason:
     code: str
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Status:
     code: str
     reasons: tuple = field(default=())
     due_at: datetime | None = None  # when the current verification lapses, if verified
+    reason_codes: tuple = field(init=False)
+
+    def __post_init__(self):
+        self.reason_codes = tuple(r.code for r in self.reasons)
 
     @property
     def label(self):
@@ -74,9 +80,6 @@ class Status:
     def is_trusted(self):
         return self.code in (VERIFIED, DUE_SOON)
 
-    @property
-    def reason_codes(self):
-        return [r.code for r in self.reasons]
 
 
 def due_at(verified_at, interval_days):
