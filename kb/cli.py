@@ -27,7 +27,12 @@ def init_command():
     from flask_migrate import upgrade
     from flask import current_app
 
+    from kb.verification import checker
+
     upgrade()
+    # Cards written before the status table existed get their status now, not at the first cron run.
+    checker.run_check()
+    db.session.commit()
     url = db.engine.url.render_as_string(hide_password=True)
     click.echo(f"Database ready: {url}")
     os.makedirs(current_app.config["INDEX_DIR"], exist_ok=True)

@@ -13,6 +13,7 @@ from kb.extensions import db
 from kb.validation import Invalid
 from kb.verification import policy
 from kb.verification.facts import user_is_active_at
+from kb.verification.notify import unread_count
 
 
 def wants_json():
@@ -108,4 +109,6 @@ def init_app(app):
         is_admin=lambda: permissions.is_admin(current_user),
         csrf_form=FlaskForm,
         brand=lambda: current_app.config["BRAND_NAME"],
+        unread_notifications=lambda: unread_count(current_user) if current_user.is_authenticated else 0,
+        is_verifier=lambda: current_user.is_authenticated and current_user.role in ("expert", "admin"),
     )

@@ -34,3 +34,11 @@
     interval.addEventListener("change", sync); sync();
   }
 })();
+
+// Queue: one checkbox selects every card in the list.
+document.querySelectorAll("input[data-select-all]").forEach(function (box) {
+  box.addEventListener("change", function () {
+    document.querySelectorAll('input[name="' + box.getAttribute("data-select-all") + '"]')
+      .forEach(function (other) { other.checked = box.checked; });
+  });
+});

@@ -25,6 +25,7 @@ class CardForm(FlaskForm):
     custom_days = IntegerField("Custom interval (days)", validators=[Optional(), NumberRange(1, 3650)])
     is_public = BooleanField("Public: may be served to the chatbot and the FAQ once verified")
     summary = StringField("What changed (for the history)", validators=[Length(max=300)])
+    verify_after = BooleanField("Verify this revision as I save it (edit and verify)")
 
     def interval_days(self):
         if self.interval.data == "custom":

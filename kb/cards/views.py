@@ -1,7 +1,8 @@
 """Card pages: home, collections, a card, the editor, verification, history and diffs."""
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kb import markup
 from kb.accounts import permissions
@@ -10,10 +11,11 @@ from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.verification import policy
+from kb.verification import flags, policy
+from kb.verification.forms import FlagForm
 from kb.verification.facts import facts_for
 from kb.web import save
-from kb.models import Card, Collection, Team, User
+from kb.models import Card, CardUsage, Collection, Team, User
 
 bp = Blueprint("cards", __name__)
 # Operation field names that the card form shows under another field.
@@ -80,10 +82,25 @@ def detail(card_id, verify_form=None):
         changes = [d for d in diff_revisions(verified, card_revision_view(card)) if d.changed]
     now = utcnow()
     status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"])
+    if verify_form is None:
+        count_view(card, now)
     return render_template(
         "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
-        changes_since_verified=changes, verified_revision=verified,
+        changes_since_verified=changes, verified_revision=verified, open_flags=flags.open_flags(card),
+        flag_form=FlagForm(),
     ), 400 if verify_form is not None else 200
+
+
+def count_view(card, now):
+    """Count a view (ranks the verification queue and, later, search); never blocks the page."""
+    counted = db.session.execute(update(CardUsage).where(CardUsage.card_id == card.id)
+                                 .values(views=CardUsage.views + 1, last_viewed_at=now))
+    if counted.rowcount == 0:
+        db.session.add(CardUsage(card_id=card.id, views=1, copies=0, last_viewed_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another request counted the first view at the same moment
+        db.session.rollback()
 
 
 def card_revision_view(card):
@@ -175,17 +192,27 @@ def edit(card_id):
             base_revision = card.revision_number
         else:
             coll, owner, team = _chosen(form)
-            saved, revision = save(form, lambda: operations.edit_card(
-                card, author=current_user, summary=form.summary.data,
-                title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
-                tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
-                interval_days=form.interval_days(), is_public=form.is_public.data,
-            ), CARD_FIELDS)
+            verify_too = form.verify_after.data and permissions.can_verify(current_user, card)
+
+            def write():
+                revision = operations.edit_card(
+                    card, author=current_user, summary=form.summary.data,
+                    title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+                    tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
+                    interval_days=form.interval_days(), is_public=form.is_public.data,
+                )
+                if verify_too:  # "edit and verify" in one step
+                    operations.verify_card(card, current_user, note=form.summary.data or "Edited and verified")
+                return revision
+
+            saved, revision = save(form, write, CARD_FIELDS)
             if saved:
                 if revision is None:
                     flash("Saved. The content did not change, so no new revision was made.", "info")
                 else:
                     flash(f"Saved as revision {revision.number}.", "success")
+                if verify_too:
+                    flash(f"Verified revision {card.revision_number}.", "success")
                 return redirect(url_for("cards.detail", card_id=card.id))
     status = 400 if request.method == "POST" else 200
     return render_template("cards/edit.html", form=form, card=card, base_revision=base_revision), status

@@ -1,0 +1,145 @@
+"""Pages of the verification workflow: the expert's queue, flags, notifications, the trust dashboard."""
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select, update
+
+from kb.accounts import permissions
+from kb.cards import operations
+from kb.cards.forms import options
+from kb.cards.views import get_card
+from kb.dates import utcnow
+from kb.extensions import db
+from kb.models import Card, Collection, Flag, Notification, Team, User
+from kb.validation import Invalid
+from kb.verification import dashboard, flags, policy
+from kb.verification.forms import BulkForm, DismissForm, FlagForm
+from kb.verification.notify import deliver_pending
+from kb.web import save
+
+bp = Blueprint("verification", __name__)
+
+
+def experts_only():
+    if current_user.role not in ("expert", "admin"):
+        abort(403, "The verification pages are for experts and admins.")
+
+
+def deliver_quietly():
+    """Send the e-mail of notifications just committed; failures are retried by the next cron run."""
+    try:
+        deliver_pending(limit=50)
+    except Exception:  # mail must never break the page that triggered it
+        current_app.logger.exception("mail delivery failed")
+
+
+@bp.post("/cards/<int:card_id>/flags")
+def flag(card_id):
+    card = get_card(card_id)
+    form = FlagForm()
+    if form.validate_on_submit() and save(form, lambda: flags.flag_card(card, current_user, form.kind.data,
+                                                                        form.comment.data))[0]:
+        deliver_quietly()
+        flash("Thank you. The card is marked as needing verification and its verifiers were told.", "success")
+    elif form.errors or form.form_errors:
+        flash("The flag was not saved: " + "; ".join(
+            m for errors in list(form.errors.values()) + [form.form_errors] for m in errors), "error")
+    return redirect(url_for("cards.detail", card_id=card.id))
+
+
+@bp.post("/flags/<int:flag_id>/dismiss")
+def dismiss(flag_id):
+    flag_ = db.session.get(Flag, flag_id) or abort(404, "No such flag.")
+    if not permissions.can_verify(current_user, flag_.card):
+        abort(403, "Only the card's verifiers can dismiss its flags.")
+    form = DismissForm()
+    if form.validate_on_submit() and save(form, lambda: flags.dismiss_flag(flag_, current_user, form.reason.data))[0]:
+        deliver_quietly()
+        flash("Flag dismissed; the agent who raised it was told why.", "success")
+    else:
+        flash("Give a reason when you dismiss a flag: the agent who raised it will read it.", "error")
+    return redirect(url_for("cards.detail", card_id=flag_.card_id))
+
+
+def _my_team_ids():
+    if permissions.is_admin(current_user) and request.args.get("mine") != "1":
+        return [t.id for t in db.session.scalars(select(Team))]
+    return [m.team_id for m in current_user.memberships]
+
+
+@bp.route("/verification/queue", methods=["GET", "POST"])
+def queue():
+    """My verifications: soonest due first; verify or reassign several at once."""
+    experts_only()
+    now = utcnow()
+    collection_id = request.args.get("collection", type=int)
+    reason = request.args.get("reason") if request.args.get("reason") in policy.REASONS else None
+    rows = dashboard.queue(_my_team_ids(), now, collection_id, reason)
+    form = BulkForm()
+    form.cards.choices = options((card.id, card.title) for card, _, _ in rows)
+    people = db.session.scalars(select(User).where(User.active, User.role.in_(("expert", "admin")))
+                                .order_by(User.name)).all()
+    form.owner.choices = options([(0, "— keep —")] + [(u.id, u.name) for u in people])
+    form.verifier_team.choices = options([(0, "— keep —")] + [(t.id, t.name) for t in
+                                                              db.session.scalars(select(Team).order_by(Team.name))])
+    if form.validate_on_submit():
+        chosen = db.session.scalars(select(Card).where(Card.id.in_(form.cards.data))).all()
+        done = save(form, lambda: _bulk(form, chosen))[0]
+        if done:
+            deliver_quietly()
+            verb = "Verified" if form.action.data == "verify" else "Reassigned"
+            flash(f"{verb} {len(chosen)} card{'s' if len(chosen) != 1 else ''}.", "success")
+            return redirect(request.full_path.rstrip("?"))
+    collections = db.session.scalars(select(Collection).order_by(Collection.name)).all()
+    return render_template("verification/queue.html", rows=rows, form=form, now=now, collections=collections,
+                           collection_id=collection_id, reason=reason, reasons=policy.REASON_LABELS), \
+        400 if form.errors or form.form_errors else 200
+
+
+def _bulk(form, cards):
+    """All or nothing: every selected card must allow the action, or none is changed."""
+    if form.action.data == "verify":
+        refused = [c.title for c in cards if not permissions.can_verify(current_user, c)]
+        if refused:
+            raise Invalid({"cards": f"you cannot verify “{refused[0]}” (not your team's)"})
+        for card in cards:
+            operations.verify_card(card, current_user, note=form.note.data, source_url=form.source_url.data)
+        return
+    owner = db.session.get(User, form.owner.data) if form.owner.data else None
+    team = db.session.get(Team, form.verifier_team.data) if form.verifier_team.data else None
+    if owner is None and team is None:
+        raise Invalid({"owner": "choose a new owner, a new verifying team, or both"})
+    refused = [c.title for c in cards if not permissions.can_edit(current_user, c)]
+    if refused:
+        raise Invalid({"cards": f"you cannot reassign “{refused[0]}” (its collection belongs to another team)"})
+    for card in cards:
+        changes = {k: v for k, v in (("owner", owner), ("verifier_team", team)) if v is not None}
+        operations.edit_card(card, author=current_user, **changes)
+
+
+@bp.get("/verification/dashboard")
+def trust_dashboard():
+    experts_only()
+    figures = dashboard.current_figures()
+    points = dashboard.trend()
+    return render_template("verification/dashboard.html", figures=figures, chart=dashboard.trend_svg(points),
+                           points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS)
+
+
+@bp.get("/notifications")
+def notifications():
+    rows = db.session.scalars(select(Notification).filter_by(user_id=current_user.id)
+                              .order_by(Notification.id.desc()).limit(200)).all()
+    return render_template("verification/notifications.html", notifications=rows)
+
+
+@bp.post("/notifications/read")
+def mark_read():
+    """Mark one notification (id in the form) or all of them read."""
+    query = update(Notification).where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+    note_id = request.form.get("id", type=int)
+    if note_id:
+        query = query.where(Notification.id == note_id)
+    db.session.execute(query.values(read_at=utcnow()))
+    db.session.commit()
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/cards/") else url_for("verification.notifications"))
