@@ -9,7 +9,7 @@ from kb.dates import utcnow
 from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
 from kb.extensions import db
 from kb.models import Card, Collection, User
-from kb.verification import flags
+from kb.verification import checker, flags
 
 
 def database_is_empty():
@@ -88,6 +88,12 @@ def seed(now=None, with_cards=True):
     for key, who, kind, comment in DEMO_FLAGS:
         if key in by_key:
             flags.flag_card(by_key[key], users[who], kind, comment)
+    if new_cards:
+        # A month of trust history for the dashboard: the policy evaluated at each past day (what-if).
+        db.session.flush()
+        for days_ago in range(30, 0, -1):
+            instant = now - timedelta(days=days_ago)
+            checker.snapshot(checker.evaluate(instant), instant)
     # Users deactivated last, so that they could own cards first.
     for spec in USERS:
         if not spec.get("active", True) and users[spec["key"]].active:

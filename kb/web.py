@@ -67,7 +67,7 @@ def status_of(card):
     owner_active = user_is_active_at(card.owner, now)
     extra = {
         "open_flags": int(policy.FLAGGED in stored),
-        "changed_links": ("a linked card",) if policy.LINK_CHANGED in stored else (),
+        "changed_links": (None,) if policy.LINK_CHANGED in stored else (),
         "owner_active": owner_active,
         "team_has_verifiers": policy.ORPHANED not in stored or not owner_active,
     }

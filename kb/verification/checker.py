@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from kb.dates import utcnow
+from kb.dates import local, utcnow
 from kb.extensions import db
 from kb.models import Card, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
@@ -97,7 +97,7 @@ def snapshot(verdicts, now):
             figures[1] += n * trusted
             for code in reasons:
                 figures[2][code] += n
-    day = now.date()
+    day = local(now).date()  # the deployment's calendar day
     existing = {s.scope: s for s in db.session.scalars(select(TrustSnapshot).filter_by(day=day))}
     for scope, (total, trusted, reasons) in scopes.items():
         snap = existing.get(scope) or TrustSnapshot(day=day, scope=scope)
@@ -200,8 +200,9 @@ def refresh_touched(session):
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session):
-    if session.info.get(TOUCHED):
+    if session.new or session.dirty or session.deleted:
         session.flush()  # the last changes are flushed (and recorded as touched) before evaluating
+    if session.info.get(TOUCHED):
         refresh_touched(session)
 
 

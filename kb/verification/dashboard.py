@@ -59,8 +59,9 @@ def current_figures():
     teams = {t.id: t for t in db.session.scalars(select(Team))}
 
     def table(kind, objects):
-        return sorted(((objects[key], total, trusted, trust(total, trusted))
-                       for (k, key), (total, trusted) in scopes.items() if k == kind and key in objects),
+        return sorted(((objects[scope[1]], total, trusted, trust(total, trusted))
+                       for scope, (total, trusted) in scopes.items()
+                       if scope != "all" and scope[0] == kind and scope[1] in objects),
                       key=lambda row: (row[3] if row[3] is not None else 101, row[0].name))
 
     overall = scopes.get("all", [0, 0])
@@ -72,11 +73,14 @@ def current_figures():
     }
 
 
-def trend(days=60, scope="all"):
-    """Daily (day, score) points from the checker's snapshots, oldest first."""
-    rows = db.session.scalars(select(TrustSnapshot).filter_by(scope=scope).order_by(TrustSnapshot.day.desc())
-                              .limit(days)).all()
-    return [(s.day, trust(s.total, s.trusted)) for s in reversed(rows) if s.total]
+def trend(today, live_score, days=60, scope="all"):
+    """Daily (day, score) points from the checker's snapshots, oldest first; today is the live figure."""
+    rows = db.session.scalars(select(TrustSnapshot).filter_by(scope=scope).where(TrustSnapshot.day < today)
+                              .order_by(TrustSnapshot.day.desc()).limit(days - 1)).all()
+    points = [(s.day, trust(s.total, s.trusted)) for s in reversed(rows) if s.total]
+    if live_score is not None:
+        points.append((today, live_score))
+    return points
 
 
 def trend_svg(points, width=640, height=200):

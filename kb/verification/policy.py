@@ -104,8 +104,9 @@ def evaluate(facts, now, warning_days=7):
         n = facts.open_flags
         reasons.append(Reason(FLAGGED, f"{n} open flag{'s' if n > 1 else ''} from agents."))
     if facts.changed_links:
-        reasons.append(Reason(LINK_CHANGED, "Linked card changed since verification: "
-                                            + ", ".join(f"“{t}”" for t in facts.changed_links) + "."))
+        titles = [f"“{t}”" for t in facts.changed_links if t]
+        reasons.append(Reason(LINK_CHANGED, "Linked card changed since verification: " + ", ".join(titles) + "."
+                              if titles else "A linked card changed since verification."))
     if not facts.owner_active or not facts.team_has_verifiers:
         who = []
         if not facts.owner_active:

@@ -7,7 +7,7 @@ from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.forms import options
 from kb.cards.views import get_card
-from kb.dates import utcnow
+from kb.dates import local, utcnow
 from kb.extensions import db
 from kb.models import Card, Collection, Flag, Notification, Team, User
 from kb.validation import Invalid
@@ -120,7 +120,7 @@ def _bulk(form, cards):
 def trust_dashboard():
     experts_only()
     figures = dashboard.current_figures()
-    points = dashboard.trend()
+    points = dashboard.trend(local(utcnow()).date(), figures["score"])
     return render_template("verification/dashboard.html", figures=figures, chart=dashboard.trend_svg(points),
                            points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS)
 
