@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased
 
 from kb.extensions import db
 from kb.models import Card, CardLink, Flag, Membership, User
-from kb.verification.policy import Facts
+from kb.verification.policy import Facts, facts_of_card
 
 VERIFIER_ROLES = ("expert", "admin")
 
@@ -50,12 +50,8 @@ def facts_for(card, now):
     open_flags = db.session.scalar(select(func.count()).select_from(Flag).filter_by(card_id=card.id, state="open"))
     changed = tuple(title for _, title in db.session.execute(
         _changed_links_query(now).where(CardLink.card_id == card.id).order_by(CardLink.target_id)))
-    return Facts(
-        interval_days=card.interval_days,
-        revision_number=card.revision_number,
-        verified_revision_number=card.verified_revision_number,
-        verified_at=card.verified_at,
-        is_archived=card.is_archived,
+    return facts_of_card(
+        card,
         open_flags=open_flags,
         changed_links=changed,
         owner_active=user_is_active_at(card.owner, now),
