@@ -88,3 +88,28 @@ def test_card_writes_revisions_and_change_feed_on_postgres(pg_app):
         assert policy.card_status(card, utcnow()).reasons[0].code == "edited"
         with pytest.raises(transfer.ImportFailed):
             transfer.import_lines(['{"title": "x"}'])
+
+
+def test_checker_queue_and_dashboard_on_postgres(pg_app):
+    from kb.models import CardState, Notification, Team
+    from kb.verification import checker, dashboard, digest
+
+    now = utcnow()
+    with pg_app.app_context():
+        demo.seed(now=now)
+        db.session.commit()
+        first = checker.run_check(now=now, send_notifications=True)
+        db.session.commit()
+        again = checker.run_check(now=now, send_notifications=True)
+        db.session.commit()
+        assert first.notified > 0 and again.notified == 0 and again.changed == 0
+        assert db.session.scalar(select(func.count()).select_from(CardState)) == len(first.verdicts)
+        assert digest.send_digests(now=now) > 0
+        db.session.commit()
+        assert digest.send_digests(now=now) == 0
+        team_ids = list(db.session.scalars(select(Team.id)))
+        rows = dashboard.queue(team_ids, now, reason="edited")
+        assert rows and all("edited" in state.reasons for _, state, _ in rows)
+        figures = dashboard.current_figures()
+        assert 0 < figures["score"] < 100 and figures["total"] == len(first.verdicts)
+        assert db.session.scalar(select(func.count()).select_from(Notification)) > 0
