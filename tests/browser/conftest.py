@@ -1,0 +1,134 @@
+"""Fixtures of the end-to-end tests: the real app served over HTTP, driven by the system Chromium through Playwright.
+
+One server (with its own migrated SQLite database and the demo data) per test module, so modules never see
+each other's changes; one Chromium for the whole run; a fresh browser context per test.
+
+Chromium comes from Debian (/usr/bin/chromium), never from a Playwright download. Without it (or without
+Playwright) the tests are skipped on a workstation, but fail when the CI environment variable is set, so
+that CI can never pass them by silently skipping.
+
+The test modules of this folder mark themselves `pytestmark = pytest.mark.browser`. They import
+`expect` from Playwright inside try/except: when Playwright is missing, the `browser` fixture below decides
+between skipping and failing.
+"""
+import os
+import threading
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    expect = sync_playwright = None
+
+
+def _unavailable(reason):
+    """Skip on a workstation; fail in CI, where a skipped browser test would hide a broken setup."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if sync_playwright is None:
+        _unavailable("playwright is not installed (pip install -e '.[test]')")
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory):
+    """An app like tests/conftest.py's `app` (migrated SQLite in a tmp instance folder), with the demo data."""
+    from flask_migrate import upgrade
+
+    from kb import create_app, demo
+    from kb.extensions import db
+
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
+         "REMEMBER_COOKIE_SECURE": False},
+        instance_path=tmp_path_factory.mktemp("browser") / "instance",
+    )
+    with app.app_context():
+        upgrade()
+        demo.seed()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_app):
+    """Serve the app on a free port of 127.0.0.1 from a background thread; shut it down afterwards."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kb-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A page in a fresh browser context (no cookies shared between tests); fails on JS errors."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    js_errors = []
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert js_errors == [], f"JavaScript errors on the page: {js_errors}"
+
+
+def _log_in(page, email, password):
+    """Fill and submit the sign-in form that is on the page."""
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def log_in():
+    """`log_in(page, email, password)`: fill and submit the sign-in form that is on the page."""
+    return _log_in
+
+
+@pytest.fixture
+def card_key_to_id(live_app):
+    """`card_key_to_id(key)`: the id of the demo card with that external id (kb/demo_content.py)."""
+    from sqlalchemy import select
+
+    from kb.extensions import db
+    from kb.models import Card
+
+    def lookup(key):
+        with live_app.app_context():
+            card_id = db.session.scalar(select(Card.id).filter_by(external_id=key))
+        assert card_id is not None, f"demo card {key!r} is missing"
+        return card_id
+
+    return lookup
