@@ -88,6 +88,10 @@ def queue():
             deliver_quietly()
             verb = "Verified" if form.action.data == "verify" else "Reassigned"
             flash(f"{verb} {len(chosen)} card{'s' if len(chosen) != 1 else ''}.", "success")
+            orphans = [c for c in chosen if c.state is not None and policy.ORPHANED in c.state.reasons]
+            if orphans:
+                flash(f"{len(orphans)} of them still need an active owner or verifying team: reassign "
+                      f"{'it' if len(orphans) == 1 else 'them'} to clear the queue.", "info")
             return redirect(request.full_path.rstrip("?"))
     collections = db.session.scalars(select(Collection).order_by(Collection.name)).all()
     return render_template("verification/queue.html", rows=rows, form=form, now=now, collections=collections,
