@@ -104,7 +104,8 @@ def test_expert_clears_queue_with_bulk_actions_and_trust_rises(page, log_in):
 
     # Verify everything at once, with a note.
     selected = apply_to_all(page, "Verify", **{"Verification note": BULK_NOTE})
-    expect(page.locator(".flash")).to_have_text(f"Verified {selected} card{'s' if selected != 1 else ''}.")
+    expect(page.locator(".flash-success")).to_have_text(f"Verified {selected} card{'s' if selected != 1 else ''}.")
+    expect(page.locator(".flash-info")).to_contain_text("2 of them still need an active owner")
     expect(page.get_by_role("heading", level=1)).to_have_text("My verifications")
     # Only the orphaned cards are left, and for that reason alone.
     remaining = queue_rows(page)
