@@ -84,6 +84,10 @@ def seed(now=None, with_cards=True):
     for card in new_cards:  # links to cards seeded after the linking one
         cards.sync_links(card)
     created["cards"] = len(new_cards)
+    # Users deactivated now that they own their cards, before anyone is notified of anything.
+    for spec in USERS:
+        if not spec.get("active", True) and users[spec["key"]].active:
+            users[spec["key"]].active = False
     by_key = {card.external_id: card for card in new_cards}
     for key, who, kind, comment in DEMO_FLAGS:
         if key in by_key:
@@ -94,10 +98,6 @@ def seed(now=None, with_cards=True):
         for days_ago in range(30, 0, -1):
             instant = now - timedelta(days=days_ago)
             checker.snapshot(checker.evaluate(instant), instant)
-    # Users deactivated last, so that they could own cards first.
-    for spec in USERS:
-        if not spec.get("active", True) and users[spec["key"]].active:
-            users[spec["key"]].active = False
     db.session.flush()
     return "Demo data: " + ", ".join(f"{n} {what} added" for what, n in created.items())
 

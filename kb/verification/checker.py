@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kb.dates import local, utcnow
 from kb.extensions import db
-from kb.models import Card, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
+from kb.models import Card, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
 from kb.verification.facts import all_facts, user_is_active_at
 from kb.verification.notify import leads_or_admins, notify_many
@@ -193,7 +193,8 @@ def refresh_touched(session):
     if user_ids or team_ids:
         card_ids |= set(session.scalars(select(Card.id).where(
             Card.owner_id.in_(user_ids) | Card.verifier_team_id.in_(team_ids))))
-    if card_ids:
+    if card_ids:  # cards linking to a touched card may now show "a linked card changed"
+        card_ids |= set(session.scalars(select(CardLink.card_id).where(CardLink.target_id.in_(card_ids))))
         now = utcnow()
         store(evaluate(now, card_ids), now)
 

@@ -115,7 +115,13 @@ def deliver_pending(limit=200):
         select(Notification).where(Notification.emailed_at.is_(None), Notification.email_attempts < MAX_ATTEMPTS)
         .order_by(Notification.id).limit(limit)
     ).all()
+    now = utcnow()
+    for n in notes:  # people who left since the notification was queued get no mail, now or later
+        if not user_is_active_at(n.user, now):
+            n.email_attempts = MAX_ATTEMPTS
+    notes = [n for n in notes if n.email_attempts < MAX_ATTEMPTS]
     if not notes:
+        db.session.commit()
         return 0
     try:
         send([_message(n) for n in notes])
@@ -125,7 +131,6 @@ def deliver_pending(limit=200):
             n.email_attempts += 1
         db.session.commit()
         return 0
-    now = utcnow()
     for n in notes:
         n.emailed_at, n.email_attempts = now, n.email_attempts + 1
     db.session.commit()
