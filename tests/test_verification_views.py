@@ -172,3 +172,23 @@ def test_viewing_a_card_counts_for_the_queue_order(app, world, stale, auth, clie
         from kb.models import CardUsage
         assert db.session.get(CardUsage, stale["draft"].id).views == 3
         assert db.session.scalar(select(func.count()).select_from(CardUsage)) == 1
+
+
+def test_cards_verified_together_do_not_flag_each_other(app, world, make_card, auth):
+    """A links to B; B's new wording and A are verified in one batch: A stays verified."""
+    old = utcnow() - timedelta(days=10)
+    target = make_card(world["billing_coll"], world["expert"], title="Refund timing?", verified_at=old)
+    with app.app_context():
+        key = db.session.get(Card, target.id).external_id
+    linking = make_card(world["billing_coll"], world["expert"], title="Refund to a gift card?",
+                        answer=f"See [refund timing](/cards/by-key/{key}).", verified_at=old)
+    with app.app_context():
+        from kb.cards import operations
+        operations.edit_card(db.session.get(Card, target.id), author=db.session.get(User, world["expert"].id),
+                             answer="Refunds now take 3 days.")
+        db.session.commit()
+    auth.login("bianca@example.com")
+    auth.post("/verification/queue", data={"cards": [linking.id, target.id], "action": "verify"})
+    with app.app_context():
+        assert db.session.get(CardState, linking.id).status == "verified"
+        assert db.session.get(CardState, target.id).status == "verified"

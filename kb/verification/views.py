@@ -105,8 +105,10 @@ def _bulk(form, cards):
         refused = [c.title for c in cards if not permissions.can_verify(current_user, c)]
         if refused:
             raise Invalid({"cards": f"you cannot verify “{refused[0]}” (not your team's)"})
+        # One instant for the batch: cards checked together do not flag each other as "a linked card changed".
+        at = utcnow()
         for card in cards:
-            operations.verify_card(card, current_user, note=form.note.data, source_url=form.source_url.data)
+            operations.verify_card(card, current_user, note=form.note.data, source_url=form.source_url.data, at=at)
         return
     owner = db.session.get(User, form.owner.data) if form.owner.data else None
     team = db.session.get(Team, form.verifier_team.data) if form.verifier_team.data else None

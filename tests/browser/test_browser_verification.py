@@ -107,7 +107,19 @@ def test_expert_clears_queue_with_bulk_actions_and_trust_rises(page, log_in):
     expect(page.locator(".flash-success")).to_have_text(f"Verified {selected} card{'s' if selected != 1 else ''}.")
     expect(page.locator(".flash-info")).to_contain_text("2 of them still need an active owner")
     expect(page.get_by_role("heading", level=1)).to_have_text("My verifications")
-    # Only the orphaned cards are left, and for that reason alone.
+    # Left: the orphaned cards (verifying cannot fix a missing owner), and cards that link to a card whose
+    # wording was just verified (e.g. onboarding cards quoting an edited tone-of-voice card): they need a look now.
+    remaining = queue_rows(page)
+    orphaned_left = remaining.filter(has=page.locator("li[data-reason=orphaned]"))
+    linked_left = remaining.filter(has=page.locator("li[data-reason=link_changed]"))
+    assert sorted(orphaned_left.locator("td:nth-child(2) > a").all_inner_texts()) == orphaned_titles
+    expect(linked_left.first).to_be_visible()
+    expect(linked_left.first).to_contain_text("linked card changed since verification", ignore_case=True)
+    expect(remaining).to_have_count(orphaned_left.count() + linked_left.count())
+
+    # Second pass: check the linking cards (their own wording is unchanged), verify them too.
+    verified_again = apply_to_all(page, "Verify", **{"Verification note": BULK_NOTE})
+    expect(page.locator(".flash-success")).to_have_text(f"Verified {verified_again} cards.")
     remaining = queue_rows(page)
     expect(remaining).to_have_count(len(orphaned_titles))
     if orphaned_titles:
