@@ -338,7 +338,7 @@ def test_card_states_and_trust_snapshot_match_the_report(app, runner):
 def test_long_stale_cards_escalate_to_leads_or_admins_once(app, runner, make_team, make_user, make_collection,
                                                            make_card):
     billing, logistics = make_team("Billing experts"), make_team("Logistics experts")
-    lead = make_user("expert", teams=[billing], lead_of=[billing], email="lead@example.com")
+    make_user("expert", teams=[billing], lead_of=[billing], email="lead@example.com")
     bianca = make_user("expert", teams=[billing], email="bianca@example.com")
     leo = make_user("expert", teams=[logistics], email="leo@example.com")  # logistics has no lead
     make_user("admin", email="admin@example.com")

@@ -120,7 +120,7 @@ def test_without_mail_server_messages_go_to_the_outbox(app, flagged):
     assert all(Path(f).parent == Path(app.instance_path) / "outbox" for f in files)
     messages = sorted((read_eml(f) for f in files), key=lambda m: m["To"])
     assert [m["To"] for m in messages] == ["bianca@example.com", "priya@example.com"]
-    for message, name in zip(messages, ("Bianca Ruiz", "Priya Shah")):
+    for message, name in zip(messages, ("Bianca Ruiz", "Priya Shah"), strict=True):
         assert message["Subject"] == "Flagged as outdated: How do refunds work?"
         assert message["From"] == "kb@localhost"
         text = body(message)

@@ -89,7 +89,7 @@ def trend_svg(points, width=640, height=200):
     inner_w, inner_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
              f'class="chart" aria-label="Trust score by day">',
-             f"<title>Trust score by day</title>"]
+             "<title>Trust score by day</title>"]
     for pct in (0, 25, 50, 75, 100):
         y = pad_top + inner_h * (1 - pct / 100)
         parts.append(f'<line x1="{pad_left}" x2="{width - pad_right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
