@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -376,6 +376,14 @@ def _card_id_of(obj):
     return None
 
 
+def _status_relevant(session, user):
+    """A user change that can change card status (not a login time or a password)."""
+    if user in session.new or user in session.deleted:
+        return True
+    state = inspect(user)
+    return any(state.attrs[name].history.has_changes() for name in ("active", "expires_on", "role"))
+
+
 @event.listens_for(Session, "after_flush")
 def _record_card_changes(session, flush_context):
     """Write a change-feed row for every card touched by this flush, whatever code path wrote it.
@@ -386,7 +394,7 @@ def _record_card_changes(session, flush_context):
     changed = list(session.new) + list(session.deleted)
     changed += [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
     card_ids = {_card_id_of(obj) for obj in changed} - {None}
-    user_ids = {obj.id for obj in changed if isinstance(obj, User)} | {
+    user_ids = {obj.id for obj in changed if isinstance(obj, User) and _status_relevant(session, obj)} | {
         obj.user_id for obj in changed if isinstance(obj, Membership)}
     team_ids = {obj.team_id for obj in changed if isinstance(obj, Membership)}
     if card_ids or user_ids or team_ids:

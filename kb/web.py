@@ -1,5 +1,5 @@
 """Site-wide page plumbing: error pages, template helpers, security headers."""
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, flash, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -86,12 +86,30 @@ def set_security_headers(response):
     return response
 
 
+MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+
+
 class DatabaseInt(IntegerConverter):
     """`<int:…>` in every route: only ids a database column can hold, so a huge number is a 404, not a 500."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def db_int(value):
+    """`type=` for ids read from query strings and forms: a positive id a column can hold, else ValueError
+    (so `request.args.get(name, type=db_int)` gives None)."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(f"{value!r} is not an id")
+    return number
+
+
+def flash_form_errors(form, prefix):
+    """One flash with every reason a form was refused (for forms that redirect instead of re-rendering)."""
+    messages = [m for errors in form.errors.values() for m in errors if isinstance(m, str)] + list(form.form_errors)
+    flash(prefix + ": " + "; ".join(messages), "error")
 
 
 def init_app(app):

@@ -12,7 +12,7 @@ from kb.accounts import operations, permissions
 from kb.cards import operations as card_operations
 from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
-from kb.web import save
+from kb.web import db_int, save
 from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -188,6 +188,6 @@ def edit_collection(collection_id=None):
 
 @bp.get("/audit")
 def audit_log():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=db_int)
     rows = db.paginate(select(AuditEvent).order_by(AuditEvent.id.desc()), page=page, per_page=50, error_out=False)
     return render_template("admin/audit.html", events=rows)

@@ -164,11 +164,12 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     return card
 
 
-def edit_card(card, *, author, summary="", now=None, quiet=False, **changes):
+def edit_card(card, *, author, summary="", now=None, quiet=False, verifying=False, **changes):
     """Apply changes; a change of content makes a new revision (returned), metadata alone does not.
 
     The card's verifiers hear of a content edit by someone else, a new owner of the reassignment
-    (unless `quiet`, as for bulk imports).
+    (unless `quiet`, as for bulk imports). `verifying`: the author verifies the edit in the same step, so
+    the verifiers are not told it needs verification.
     """
     unknown = set(changes) - set(CONTENT_FIELDS) - set(META_FIELDS)
     if unknown:
@@ -193,7 +194,7 @@ def edit_card(card, *, author, summary="", now=None, quiet=False, **changes):
     _set_tags(card, content["tags"])
     revision = _snapshot(card, author, summary, now)
     sync_links(card)
-    if not quiet and card.verified_at is not None:
+    if not quiet and not verifying and card.verified_at is not None:
         for verifier in verifiers_of(card.verifier_team, exclude=author):
             notify(verifier, key=f"edited:{card.id}:{revision.number}", kind="edited", card=card,
                    subject=f"Edited: {card.title}",

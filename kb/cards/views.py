@@ -14,7 +14,7 @@ from kb.extensions import db
 from kb.verification import flags, policy
 from kb.verification.forms import FlagForm
 from kb.verification.facts import facts_for
-from kb.web import save
+from kb.web import db_int, save
 from kb.models import Card, CardUsage, Collection, Team, User
 
 bp = Blueprint("cards", __name__)
@@ -177,7 +177,7 @@ def edit(card_id):
     card = get_card(card_id, permissions.can_edit)
     form = CardForm(obj=card if request.method == "GET" else None)
     _fill_choices(form, card)
-    base_revision = request.form.get("base_revision", type=int) or card.revision_number
+    base_revision = request.form.get("base_revision", type=db_int) or card.revision_number
     if request.method == "GET":
         form.tags.data = ", ".join(card.tag_names)
         form.collection.data, form.owner.data = card.collection_id, card.owner_id
@@ -199,7 +199,7 @@ def edit(card_id):
                     card, author=current_user, summary=form.summary.data,
                     title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
                     tags=form.tags.data or "", collection=coll, owner=owner, verifier_team=team,
-                    interval_days=form.interval_days(), is_public=form.is_public.data,
+                    interval_days=form.interval_days(), is_public=form.is_public.data, verifying=verify_too,
                 )
                 if verify_too:  # "edit and verify" in one step
                     operations.verify_card(card, current_user, note=form.summary.data or "Edited and verified")
@@ -272,8 +272,8 @@ def revision(card_id, number):
 def diff(card_id):
     card = get_card(card_id)
     latest = card.revision_number
-    old_n = request.args.get("from", type=int) or max(latest - 1, 1)
-    new_n = request.args.get("to", type=int) or latest
+    old_n = request.args.get("from", type=db_int) or max(latest - 1, 1)
+    new_n = request.args.get("to", type=db_int) or latest
     old, new_ = operations.get_revision(card, old_n), operations.get_revision(card, new_n)
     if old is None or new_ is None:
         abort(404, f"Card {card_id} has revisions 1 to {latest}.")

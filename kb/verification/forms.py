@@ -1,7 +1,7 @@
 """Forms of the verification workflow: flags, dismissals, bulk actions."""
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length
 
 from kb.cards.forms import options
 from kb.models import FLAG_KINDS
@@ -17,7 +17,8 @@ class FlagForm(FlaskForm):
 
 
 class DismissForm(FlaskForm):
-    reason = TextAreaField("Why is the card right as it is?", validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField("Reason", validators=[DataRequired(message="give a reason: the agent who raised the flag "
+                                                                       "will read it"), Length(max=2000)])
 
 
 class BulkForm(FlaskForm):
@@ -26,6 +27,6 @@ class BulkForm(FlaskForm):
     action = SelectField("Action", choices=options([("verify", "Verify"), ("reassign", "Reassign")]))
     note = StringField("Verification note (what did you check?)", validators=[Length(max=2000)])
     source_url = StringField("Source link", validators=[Length(max=500)])
-    owner = SelectField("New owner", coerce=int, validate_choice=False, validators=[Optional()])
-    verifier_team = SelectField("New verifying team", coerce=int, validate_choice=False, validators=[Optional()])
+    owner = SelectField("New owner", coerce=int, default=0)
+    verifier_team = SelectField("New verifying team", coerce=int, default=0)
 

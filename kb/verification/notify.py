@@ -88,7 +88,11 @@ def _message(note):
 
 
 def send(messages):
-    """Send EmailMessages through SMTP, or write them to the outbox folder. Raises on SMTP failure."""
+    """Send EmailMessages through SMTP, or write them to the outbox folder.
+
+    Yields (message, error or None) per message, so that one refused address neither blocks the others nor
+    makes the accepted ones go out again. A connection failure fails every message.
+    """
     cfg = current_app.config
     if not messages:
         return
@@ -98,15 +102,27 @@ def send(messages):
             name = f"{utcnow():%Y%m%dT%H%M%S%f}-{msg['Message-ID'].strip('<>').split('@')[0]}.eml"
             with open(os.path.join(cfg["OUTBOX_DIR"], name), "wb") as fh:
                 fh.write(bytes(msg))
+            yield msg, None
         return
     smtp_class = smtplib.SMTP_SSL if cfg.get("MAIL_USE_SSL") else smtplib.SMTP
-    with smtp_class(cfg["MAIL_SERVER"], int(cfg.get("MAIL_PORT") or 25), timeout=20) as smtp:
+    try:
+        smtp = smtp_class(cfg["MAIL_SERVER"], int(cfg.get("MAIL_PORT") or 25), timeout=20)
+    except (OSError, smtplib.SMTPException) as exc:
+        for msg in messages:
+            yield msg, exc
+        return
+    with smtp:
         if cfg.get("MAIL_USE_TLS"):
             smtp.starttls()
         if cfg.get("MAIL_USERNAME"):
             smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
         for msg in messages:
-            smtp.send_message(msg)
+            try:
+                smtp.send_message(msg)
+            except (OSError, smtplib.SMTPException) as exc:
+                yield msg, exc
+            else:
+                yield msg, None
 
 
 def deliver_pending(limit=200):
@@ -123,15 +139,20 @@ def deliver_pending(limit=200):
     if not notes:
         db.session.commit()
         return 0
+    sent, tried = 0, set()
     try:
-        send([_message(n) for n in notes])
-    except (OSError, smtplib.SMTPException) as exc:
+        for note, (_, error) in zip(notes, send([_message(n) for n in notes]), strict=False):
+            tried.add(note.id)
+            note.email_attempts += 1
+            if error is None:
+                note.emailed_at = now
+                sent += 1
+            else:
+                current_app.logger.warning("mail to %s failed, will retry: %s", note.user.email, error)
+    except (OSError, smtplib.SMTPException) as exc:  # the session itself broke (TLS, login)
         current_app.logger.warning("mail delivery failed, will retry: %s", exc)
-        for n in notes:
-            n.email_attempts += 1
-        db.session.commit()
-        return 0
-    for n in notes:
-        n.emailed_at, n.email_attempts = now, n.email_attempts + 1
+        for note in notes:
+            if note.id not in tried:
+                note.email_attempts += 1
     db.session.commit()
-    return len(notes)
+    return sent

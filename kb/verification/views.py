@@ -14,13 +14,14 @@ from kb.validation import Invalid
 from kb.verification import dashboard, flags, policy
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
 from kb.verification.notify import deliver_pending
-from kb.web import save
+from kb.verification.facts import VERIFIER_ROLES, user_active_at
+from kb.web import db_int, flash_form_errors, save
 
 bp = Blueprint("verification", __name__)
 
 
 def experts_only():
-    if current_user.role not in ("expert", "admin"):
+    if current_user.role not in VERIFIER_ROLES:
         abort(403, "The verification pages are for experts and admins.")
 
 
@@ -41,8 +42,7 @@ def flag(card_id):
         deliver_quietly()
         flash("Thank you. The card is marked as needing verification and its verifiers were told.", "success")
     elif form.errors or form.form_errors:
-        flash("The flag was not saved: " + "; ".join(
-            m for errors in list(form.errors.values()) + [form.form_errors] for m in errors), "error")
+        flash_form_errors(form, "The flag was not saved")
     return redirect(url_for("cards.detail", card_id=card.id))
 
 
@@ -56,7 +56,7 @@ def dismiss(flag_id):
         deliver_quietly()
         flash("Flag dismissed; the agent who raised it was told why.", "success")
     else:
-        flash("Give a reason when you dismiss a flag: the agent who raised it will read it.", "error")
+        flash_form_errors(form, "The flag was not dismissed")
     return redirect(url_for("cards.detail", card_id=flag_.card_id))
 
 
@@ -71,12 +71,12 @@ def queue():
     """My verifications: soonest due first; verify or reassign several at once."""
     experts_only()
     now = utcnow()
-    collection_id = request.args.get("collection", type=int)
+    collection_id = request.args.get("collection", type=db_int)
     reason = request.args.get("reason") if request.args.get("reason") in policy.REASONS else None
     rows = dashboard.queue(_my_team_ids(), now, collection_id, reason)
     form = BulkForm()
     form.cards.choices = options((card.id, card.title) for card, _, _ in rows)
-    people = db.session.scalars(select(User).where(User.active, User.role.in_(("expert", "admin")))
+    people = db.session.scalars(select(User).where(user_active_at(now), User.role.in_(VERIFIER_ROLES))
                                 .order_by(User.name)).all()
     form.owner.choices = options([(0, "— keep —")] + [(u.id, u.name) for u in people])
     form.verifier_team.choices = options([(0, "— keep —")] + [(t.id, t.name) for t in
@@ -142,7 +142,7 @@ def notifications():
 def mark_read():
     """Mark one notification (id in the form) or all of them read."""
     query = update(Notification).where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
-    note_id = request.form.get("id", type=int)
+    note_id = request.form.get("id", type=db_int)
     if note_id:
         query = query.where(Notification.id == note_id)
     db.session.execute(query.values(read_at=utcnow()))
