@@ -171,16 +171,21 @@ def _parse_now(ctx, param, value):
 @click.option("--notify", "send_notifications", is_flag=True,
               help="Notify owners of lapsed and due-soon cards, escalate long-stale ones, and send e-mail.")
 @click.option("--fail-on-stale", is_flag=True, help="Exit 1 when any card needs verification (for monitoring).")
+@click.option("--dry-run", is_flag=True, help="Report only: store nothing and notify nobody (for what-if --now).")
 @with_appcontext
-def check_stale_command(now, as_json, everything, send_notifications, fail_on_stale):
+def check_stale_command(now, as_json, everything, send_notifications, fail_on_stale, dry_run):
     """Apply the staleness policy to every card, store the result and today's trust score."""
     import json
 
     from kb.verification import checker, notify
 
+    send_notifications = send_notifications and not dry_run
     report = checker.run_check(now=now, send_notifications=send_notifications)
     rows = checker.report_rows(report, everything=everything)
-    db.session.commit()
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
     mailed = notify.deliver_pending() if send_notifications else 0
     counts = {code: report.counts.get(code, 0) for code in ("verified", "due_soon", "needs_verification", "draft",
                                                             "archived")}

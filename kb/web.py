@@ -12,7 +12,7 @@ from kb.dates import utcnow
 from kb.extensions import db
 from kb.validation import Invalid
 from kb.verification import policy
-from kb.verification.facts import user_is_active_at
+from kb.verification.facts import facts_for, user_is_active_at
 from kb.verification.notify import unread_count
 
 
@@ -63,7 +63,9 @@ def status_of(card):
     """The card's status for lists: time-based reasons live, the rest from the state stored at the last
     commit or check (cheap for a page of cards; the card page itself uses the exact facts)."""
     now = utcnow()
-    stored = set(card.state.reasons.split(",")) if card.state is not None and card.state.reasons else set()
+    if card.state is None:  # never evaluated yet (e.g. just migrated): ask the exact way
+        return policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"])
+    stored = set(card.state.reasons.split(",")) if card.state.reasons else set()
     owner_active = user_is_active_at(card.owner, now)
     extra = {
         "open_flags": int(policy.FLAGGED in stored),

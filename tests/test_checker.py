@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from kb import demo
 from kb.accounts import operations as accounts
 from kb.cards import operations
 from kb.dates import utcnow
@@ -574,3 +575,42 @@ def test_archiving_stores_the_archived_status_at_commit(app, make_team, make_use
     assert stored_state(app, card.id) == ("archived", "")
     set_archived(False)
     assert stored_state(app, card.id) == ("verified", "")
+
+
+def test_dry_run_stores_nothing(app, runner):
+    from kb.models import CardState, TrustSnapshot
+
+    with app.app_context():
+        demo.seed(now=NOW)
+        db.session.commit()
+        before = [(s.card_id, s.status, s.reasons)
+                  for s in db.session.scalars(select(CardState).order_by(CardState.card_id))]
+        snapshots = db.session.scalar(select(func.count()).select_from(TrustSnapshot))
+    result = runner.invoke(args=["check-stale", "--dry-run", "--json", "--now", "2027-06-01T00:00:00Z"])
+    assert result.exit_code == 0 and json.loads(result.output)["counts"]["needs_verification"] > 12
+    with app.app_context():
+        after = [(s.card_id, s.status, s.reasons)
+                 for s in db.session.scalars(select(CardState).order_by(CardState.card_id))]
+        assert after == before
+        assert db.session.scalar(select(func.count()).select_from(TrustSnapshot)) == snapshots
+
+
+def test_a_check_never_overwrites_a_state_refreshed_by_a_later_commit(app, world):
+    """The checker evaluates first and stores seconds later; a card verified in between keeps its new state."""
+    from datetime import timedelta as td
+
+    from kb.cards import operations
+    from kb.models import Card, CardState, User
+    from kb.verification import checker
+
+    with app.app_context():
+        card = db.session.get(Card, world["billing_card"].id)
+        operations.verify_card(card, db.session.get(User, world["expert"].id), at=utcnow() - td(days=200))
+        db.session.commit()
+        started = utcnow()
+        verdicts = checker.evaluate(started)  # the cron's view: lapsed
+        operations.verify_card(db.session.get(Card, card.id), db.session.get(User, world["expert"].id))
+        db.session.commit()  # a verifier, meanwhile
+        checker.store(verdicts, started, unless_newer_than=started)
+        db.session.commit()
+        assert db.session.get(CardState, card.id).status == "verified"

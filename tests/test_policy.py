@@ -35,6 +35,8 @@ TABLE = [
     (facts(1, owner_active=False), D.NEEDS_VERIFICATION, ["orphaned"]),
     (facts(1, team_has_verifiers=False), D.NEEDS_VERIFICATION, ["orphaned"]),
     (facts(23, open_flags=1), D.NEEDS_VERIFICATION, ["flagged"]),   # a flag beats "due soon"
+    (facts(3, interval=7), D.VERIFIED, []),      # weekly card: the window is half the interval (3.5 days)...
+    (facts(3.5, interval=7), D.DUE_SOON, []),    # ...not the whole week
     (facts(31, revision=3, verified_revision=2, open_flags=1, changed_links=("x",), owner_active=False,
            team_has_verifiers=False), D.NEEDS_VERIFICATION, ["expired", "edited", "flagged", "link_changed",
                                                              "orphaned"]),

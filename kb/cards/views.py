@@ -3,6 +3,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from kb import markup
 from kb.accounts import permissions
@@ -20,6 +21,9 @@ from kb.models import Card, CardUsage, Collection, Team, User
 bp = Blueprint("cards", __name__)
 # Operation field names that the card form shows under another field.
 CARD_FIELDS = {"interval_days": "custom_days"}
+# What a list of cards shows (status, tags, owner, collection), loaded in a few queries instead of per card.
+LIST_LOADING = (selectinload(Card.state), selectinload(Card.tags), selectinload(Card.owner),
+                selectinload(Card.collection))
 
 
 def get_card(card_id, check=None):
@@ -47,7 +51,7 @@ def home():
         ).all()
     )
     collections = db.session.scalars(select(Collection).order_by(Collection.position, Collection.name)).all()
-    live = select(Card).where(~Card.is_archived)
+    live = select(Card).where(~Card.is_archived).options(*LIST_LOADING)
     recently_updated = db.session.scalars(live.order_by(Card.updated_at.desc()).limit(8)).all()
     recently_verified = db.session.scalars(
         live.where(Card.verified_at.is_not(None)).order_by(Card.verified_at.desc()).limit(8)
@@ -62,7 +66,7 @@ def home():
 def collection(slug):
     coll = get_collection(slug)
     show_archived = request.args.get("archived") == "1"
-    query = select(Card).filter_by(collection_id=coll.id).order_by(Card.title)
+    query = select(Card).filter_by(collection_id=coll.id).order_by(Card.title).options(*LIST_LOADING)
     if not show_archived:
         query = query.where(~Card.is_archived)
     cards = db.session.scalars(query).all()

@@ -54,8 +54,26 @@ def evaluate(now, card_ids=None):
     return [Verdict(*card, policy.evaluate(facts, now, warning)) for card, facts in all_facts(now, card_ids)]
 
 
-def store(verdicts, now):
-    """Persist each verdict that differs from the stored one; keeps `stale_since` while a card stays stale."""
+def _insert_ignoring_conflicts(table):
+    """INSERT that skips rows another transaction inserted meanwhile (SQLite and PostgreSQL)."""
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        return table.insert()
+    return insert(table).on_conflict_do_nothing()
+
+
+def store(verdicts, now, unless_newer_than=None):
+    """Persist each verdict that differs from the stored one; keeps `stale_since` while a card stays stale.
+
+    `unless_newer_than`: leave alone rows a commit refreshed after that instant (the checker evaluated
+    before them, so its verdict is older than theirs). Nothing stored is dated after the real present,
+    even for a what-if `now` in the future.
+    """
+    stamp = min(now, utcnow())
     ids = [v.card_id for v in verdicts]
     query = select(CardState.card_id, CardState.status, CardState.reasons, CardState.due_at, CardState.stale_since)
     if len(ids) <= 5000:
@@ -66,20 +84,22 @@ def store(verdicts, now):
         reasons = ",".join(v.status.reason_codes)
         prev = previous.get(v.card_id)  # [status, reasons, due_at, stale_since]
         if v.status.code == policy.NEEDS_VERIFICATION:
-            v.stale_since = prev[3] if prev is not None and prev[3] else now
+            v.stale_since = prev[3] if prev is not None and prev[3] else stamp
         current = [v.status.code, reasons, v.status.due_at, v.stale_since]
         if prev != current:
             values = {"card_id": v.card_id, "status": current[0], "reasons": reasons, "due_at": current[2],
-                      "stale_since": current[3], "checked_at": now}
+                      "stale_since": current[3], "checked_at": stamp}
             (inserts if prev is None else updates).append(values)
     # Core executemany: several times faster than ORM bulk operations for 100,000 rows.
     table = CardState.__table__
     if inserts:
-        db.session.execute(table.insert(), inserts)
+        db.session.execute(_insert_ignoring_conflicts(table), inserts)
     if updates:
+        statement = table.update().where(table.c.card_id == bindparam("key"))
+        if unless_newer_than is not None:
+            statement = statement.where(table.c.checked_at <= unless_newer_than)
         db.session.execute(
-            table.update().where(table.c.card_id == bindparam("key"))
-            .values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
+            statement.values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
             [{**row, "key": row.pop("card_id")} for row in updates])
     return len(inserts) + len(updates)
 
@@ -145,10 +165,11 @@ def notify_owners(verdicts, now):
 
 def run_check(now=None, send_notifications=False):
     """Evaluate, persist and snapshot every card; optionally notify. The caller commits."""
-    now = now or utcnow()
+    started = utcnow()
+    now = now or started
     verdicts = evaluate(now)
     report = CheckReport(now=now, verdicts=verdicts)
-    report.changed = store(verdicts, now)
+    report.changed = store(verdicts, now, unless_newer_than=started)
     snapshot(verdicts, now)
     if send_notifications:
         report.notified = notify_owners(verdicts, now)

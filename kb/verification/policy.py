@@ -119,7 +119,8 @@ def evaluate(facts, now, warning_days=7):
         return Status(DRAFT, tuple(reasons), None)
     if reasons:
         return Status(NEEDS_VERIFICATION, tuple(reasons), due)
-    if now >= due - timedelta(days=warning_days):
+    # A weekly card is not "due soon" from the moment it is verified: the window is at most half the interval.
+    if now >= due - timedelta(days=min(warning_days, facts.interval_days / 2)):
         return Status(DUE_SOON, (), due)
     return Status(VERIFIED, (), due)
 
