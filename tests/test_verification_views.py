@@ -195,3 +195,17 @@ def test_cards_verified_together_do_not_flag_each_other(app, world, make_card, a
         state = db.session.get(CardState, linking.id)
         assert (state.status, state.reasons) == ("verified", "")
         assert db.session.get(CardState, target.id).status == "verified"
+
+
+def test_dashboard_counts_cards_that_lapsed_since_the_last_check(app, world, make_card, auth, client):
+    """Stored states are from the last commit or check; the dashboard still counts a lapse since then."""
+    card = make_card(world["billing_coll"], world["expert"], title="Gift cards?", interval_days=30,
+                     verified_at=utcnow() - timedelta(days=29, hours=23, minutes=59, seconds=58))
+    with app.app_context():
+        assert db.session.get(CardState, card.id).status == "due_soon"
+    import time
+    time.sleep(2.5)  # the verification lapses; no check runs
+    auth.login("bianca@example.com")
+    page = client.get("/verification/dashboard").get_data(as_text=True)
+    assert re.search(r'Verification lapsed</a></td><td>1<', page)
+    assert "Gift cards?" in client.get("/verification/queue?reason=expired").get_data(as_text=True)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from kb.extensions import db
 from kb.models import Card, CardState, CardUsage, Collection, Team, TrustSnapshot, User
@@ -28,7 +28,9 @@ def queue(team_ids, now, collection_id=None, reason=None):
     )
     if collection_id:
         query = query.where(Card.collection_id == collection_id)
-    if reason:
+    if reason == policy.EXPIRED:  # also cards that lapsed since the last check
+        query = query.where(or_(CardState.reasons.contains(reason), CardState.due_at <= now))
+    elif reason:
         query = query.where(CardState.reasons.contains(reason))
     return db.session.execute(query).all()
 
@@ -37,17 +39,22 @@ def trust(total, trusted):
     return round(100 * trusted / total) if total else None
 
 
-def current_figures():
-    """Trust now, from stored states: overall, per collection, per team, and counts by reason."""
+def current_figures(now):
+    """Trust at `now`, from stored states plus the lapses since the last check: overall, per collection,
+    per team, and counts by reason."""
+    lapsed = case((CardState.due_at <= now, True), else_=False).label("lapsed")
     rows = db.session.execute(
-        select(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, func.count())
+        select(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, lapsed, func.count())
         .join(CardState, CardState.card_id == Card.id).where(~Card.is_archived)
-        .group_by(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons)
+        .group_by(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, lapsed)
     ).all()
     scopes = defaultdict(lambda: [0, 0])
     reasons = Counter()
     statuses = Counter()
-    for collection_id, team_id, status, reason_codes, n in rows:
+    for collection_id, team_id, status, reason_codes, has_lapsed, n in rows:
+        if has_lapsed and status != policy.DRAFT and policy.EXPIRED not in reason_codes:
+            status = policy.NEEDS_VERIFICATION
+            reason_codes = ",".join(filter(None, [policy.EXPIRED, reason_codes]))
         ok = status in (policy.VERIFIED, policy.DUE_SOON)
         for scope in ("all", ("collection", collection_id), ("team", team_id)):
             scopes[scope][0] += n

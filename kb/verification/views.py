@@ -125,7 +125,7 @@ def _bulk(form, cards):
 @bp.get("/verification/dashboard")
 def trust_dashboard():
     experts_only()
-    figures = dashboard.current_figures()
+    figures = dashboard.current_figures(utcnow())
     points = dashboard.trend(local(utcnow()).date(), figures["score"])
     return render_template("verification/dashboard.html", figures=figures, chart=dashboard.trend_svg(points),
                            points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS)
