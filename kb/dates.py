@@ -2,7 +2,7 @@
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -49,9 +49,20 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def zone():
+    """The deployment's time zone (UTC outside an application context)."""
+    return ZoneInfo(current_app.config["TIMEZONE"]) if has_app_context() else UTC
+
+
 def local(value):
     """A UTC datetime in the configured display time zone."""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    return value.astimezone(zone())
+
+
+def local_day(value=None):
+    """The calendar date of an instant (default now) where the team works: seasonal accounts end, and
+    verifications lapse, on local days."""
+    return local(value or utcnow()).date()
 
 
 def format_datetime(value, fmt="%Y-%m-%d %H:%M"):

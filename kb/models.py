@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kb.dates import UTCDateTime, utcnow
+from kb.dates import UTCDateTime, local_day, utcnow
 from kb.extensions import db
 
 ROLES = ("agent", "expert", "admin")
@@ -56,7 +56,7 @@ class User(UserMixin, db.Model):
 
     @property
     def is_expired(self):
-        return self.expires_on is not None and utcnow().date() > self.expires_on
+        return self.expires_on is not None and local_day() > self.expires_on
 
     @property
     def is_active(self):

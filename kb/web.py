@@ -8,7 +8,7 @@ from werkzeug.routing import IntegerConverter
 
 from kb import dates
 from kb.accounts import permissions
-from kb.dates import utcnow
+from kb.dates import utcnow, zone
 from kb.extensions import db
 from kb.validation import Invalid
 from kb.verification import policy
@@ -64,7 +64,7 @@ def status_of(card):
     commit or check (cheap for a page of cards; the card page itself uses the exact facts)."""
     now = utcnow()
     if card.state is None:  # never evaluated yet (e.g. just migrated): ask the exact way
-        return policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"])
+        return policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
     stored = set(card.state.reasons.split(",")) if card.state.reasons else set()
     owner_active = user_is_active_at(card.owner, now)
     extra = {
@@ -73,7 +73,7 @@ def status_of(card):
         "owner_active": owner_active,
         "team_has_verifiers": policy.ORPHANED not in stored or not owner_active,
     }
-    return policy.card_status(card, now, current_app.config["WARNING_DAYS"], **extra)
+    return policy.card_status(card, now, current_app.config["WARNING_DAYS"], zone(), **extra)
 
 
 def set_security_headers(response):

@@ -104,3 +104,27 @@ def test_demo_data_has_cards_in_every_state_and_every_reason(app):
             codes.setdefault(status.code, set()).update(status.reason_codes)
         assert set(codes) == {D.VERIFIED, D.DUE_SOON, D.NEEDS_VERIFICATION, D.DRAFT}
         assert codes[D.NEEDS_VERIFICATION] == {"expired", "edited", "flagged", "link_changed", "orphaned"}
+
+
+def test_dates_in_reasons_are_local_days():
+    """Stored in UTC, shown local: a lapse at 12:00 UTC is already the next day in Kiritimati (UTC+14)."""
+    lapsed = facts(31)  # lapsed on 2026-11-26 12:00 UTC
+    assert policy.evaluate(lapsed, NOW).reasons[0].message == "Verification lapsed on 2026-11-26."
+    kiritimati = policy.evaluate(lapsed, NOW, tz=ZoneInfo("Pacific/Kiritimati"))
+    assert kiritimati.reasons[0].message == "Verification lapsed on 2026-11-27."
+
+
+def test_seasonal_accounts_end_on_the_local_day(app, make_user):
+    from datetime import date
+
+    from kb.extensions import db
+    from kb.models import User
+    from kb.verification.facts import user_is_active_at
+
+    user = make_user("agent", expires_on=date(2026, 11, 27))
+    late_evening_utc = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)  # already Nov 28 in Tokyo
+    with app.app_context():
+        person = db.session.get(User, user.id)
+        assert user_is_active_at(person, late_evening_utc)
+        app.config["TIMEZONE"] = "Asia/Tokyo"
+        assert not user_is_active_at(person, late_evening_utc)

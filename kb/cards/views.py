@@ -10,7 +10,7 @@ from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
-from kb.dates import utcnow
+from kb.dates import utcnow, zone
 from kb.extensions import db
 from kb.verification import flags, policy
 from kb.verification.forms import FlagForm
@@ -85,7 +85,7 @@ def detail(card_id, verify_form=None):
     if verified is not None and verified.number != card.revision_number:
         changes = [d for d in diff_revisions(verified, card_revision_view(card)) if d.changed]
     now = utcnow()
-    status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"])
+    status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
     if verify_form is None:
         count_view(card, now)
     return render_template(

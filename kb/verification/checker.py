@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from kb.dates import local, utcnow
+from kb.dates import local, local_day, utcnow, zone
 from kb.extensions import db
 from kb.models import Card, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
@@ -50,8 +50,8 @@ def _setting(name, default):
 
 def evaluate(now, card_ids=None):
     """A Verdict per card (all cards, or those ids), from the bulk facts."""
-    warning = _setting("WARNING_DAYS", 7)
-    return [Verdict(*card, policy.evaluate(facts, now, warning)) for card, facts in all_facts(now, card_ids)]
+    warning, tz = _setting("WARNING_DAYS", 7), zone()
+    return [Verdict(*card, policy.evaluate(facts, now, warning, tz)) for card, facts in all_facts(now, card_ids)]
 
 
 def _insert_ignoring_conflicts(table):
@@ -146,11 +146,11 @@ def notify_owners(verdicts, now):
         stamp = status.due_at.isoformat() if status.due_at else "never"
         if status.code == policy.DUE_SOON:
             add(v.owner_id, f"due_soon:{v.card_id}:{stamp}", "due_soon", v,
-                f"Due for verification by {status.due_at:%Y-%m-%d}: {v.title}",
-                f"“{v.title}” lapses on {status.due_at:%Y-%m-%d}. Please verify it before then.")
+                f"Due for verification by {local_day(status.due_at)}: {v.title}",
+                f"“{v.title}” lapses on {local_day(status.due_at)}. Please verify it before then.")
         if policy.EXPIRED in status.reason_codes:
             add(v.owner_id, f"lapsed:{v.card_id}:{stamp}", "lapsed", v, f"Verification lapsed: {v.title}",
-                f"“{v.title}” lapsed on {status.due_at:%Y-%m-%d} and needs verification.")
+                f"“{v.title}” lapsed on {local_day(status.due_at)} and needs verification.")
         if v.stale_since is not None and now - v.stale_since >= escalate_after:
             days = (now - v.stale_since).days
             if v.team_id not in escalate_to:

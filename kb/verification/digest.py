@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from kb.dates import utcnow
+from kb.dates import local_day, utcnow
 from kb.extensions import db
 from kb.models import Flag, Membership, User
 from kb.verification import checker, policy
@@ -33,7 +33,7 @@ def compose(user, verdicts_by_team, flags_by_card, now):
                   for v in sorted(lapsed, key=lambda v: v.status.due_at or now)]
     if soon:
         lines.append(f"\nDue within 7 days ({len(soon)}):")
-        lines += [f"  - {v.title} — due {v.status.due_at:%Y-%m-%d}\n    {card_url(v.card_id)}"
+        lines += [f"  - {v.title} — due {local_day(v.status.due_at)}\n    {card_url(v.card_id)}"
                   for v in sorted(soon, key=lambda v: v.status.due_at)]
     if flagged:
         lines.append(f"\nOpen flags from agents ({len(flagged)}):")

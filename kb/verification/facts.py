@@ -6,6 +6,7 @@ the number of cards.
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from kb.dates import local_day
 from kb.extensions import db
 from kb.models import Card, CardLink, Flag, Membership, User
 from kb.verification.policy import Facts, facts_of_card
@@ -15,12 +16,12 @@ VERIFIER_ROLES = ("expert", "admin")
 
 def user_active_at(now):
     """SQL: the user may work at `now` (active, and their seasonal account has not expired)."""
-    return and_(User.active, or_(User.expires_on.is_(None), User.expires_on >= now.date()))
+    return and_(User.active, or_(User.expires_on.is_(None), User.expires_on >= local_day(now)))
 
 
 def user_is_active_at(user, now):
     """The same rule in Python, for one user already loaded."""
-    return user.active and (user.expires_on is None or user.expires_on >= now.date())
+    return user.active and (user.expires_on is None or user.expires_on >= local_day(now))
 
 
 def _teams_with_verifiers(now, team_ids=None):

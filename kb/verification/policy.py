@@ -4,7 +4,7 @@ Pure functions, no database: the card page gathers the facts for one card, the c
 a handful of set-based queries, and both ask `evaluate`. No view, API, FAQ or command decides status itself.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 DRAFT = "draft"
 VERIFIED = "verified"
@@ -87,15 +87,15 @@ def due_at(verified_at, interval_days):
     return None if verified_at is None else verified_at + timedelta(days=interval_days)
 
 
-def evaluate(facts, now, warning_days=7):
-    """Status of a card at `now` (aware), with every reason that applies."""
+def evaluate(facts, now, warning_days=7, tz=UTC):
+    """Status of a card at `now` (aware), with every reason that applies; dates in messages are in `tz`."""
     due = due_at(facts.verified_at, facts.interval_days)
     if facts.is_archived:
         return Status(ARCHIVED, (), due)
     reasons = []
     if facts.verified_at is not None:
         if now >= due:
-            reasons.append(Reason(EXPIRED, f"Verification lapsed on {due:%Y-%m-%d}."))
+            reasons.append(Reason(EXPIRED, f"Verification lapsed on {due.astimezone(tz):%Y-%m-%d}."))
         if facts.verified_revision_number != facts.revision_number:
             reasons.append(Reason(
                 EDITED, f"Edited since verification (verified revision {facts.verified_revision_number}, "
@@ -137,6 +137,6 @@ def facts_of_card(card, **extra):
     )
 
 
-def card_status(card, now, warning_days=7, **extra):
+def card_status(card, now, warning_days=7, tz=UTC, **extra):
     """Shortcut for a card object plus any extra facts."""
-    return evaluate(facts_of_card(card, **extra), now, warning_days)
+    return evaluate(facts_of_card(card, **extra), now, warning_days, tz)
