@@ -21,6 +21,19 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
+def insert_ignoring_conflicts(table):
+    """INSERT that skips rows another transaction inserted meanwhile (SQLite and PostgreSQL), so that two
+    overlapping runs of a job cannot fail on a unique key."""
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        return table.insert()
+    return insert(table).on_conflict_do_nothing()
+
+
 def init_app(app):
     import os
 

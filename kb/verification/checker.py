@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from kb.dates import local, local_day, utcnow, zone
-from kb.extensions import db
+from kb.extensions import db, insert_ignoring_conflicts
 from kb.models import Card, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
 from kb.verification.facts import all_facts, user_is_active_at
@@ -54,18 +54,6 @@ def evaluate(now, card_ids=None):
     return [Verdict(*card, policy.evaluate(facts, now, warning, tz)) for card, facts in all_facts(now, card_ids)]
 
 
-def _insert_ignoring_conflicts(table):
-    """INSERT that skips rows another transaction inserted meanwhile (SQLite and PostgreSQL)."""
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        return table.insert()
-    return insert(table).on_conflict_do_nothing()
-
-
 def store(verdicts, now, unless_newer_than=None):
     """Persist each verdict that differs from the stored one; keeps `stale_since` while a card stays stale.
 
@@ -93,7 +81,7 @@ def store(verdicts, now, unless_newer_than=None):
     # Core executemany: several times faster than ORM bulk operations for 100,000 rows.
     table = CardState.__table__
     if inserts:
-        db.session.execute(_insert_ignoring_conflicts(table), inserts)
+        db.session.execute(insert_ignoring_conflicts(table), inserts)
     if updates:
         statement = table.update().where(table.c.card_id == bindparam("key"))
         if unless_newer_than is not None:

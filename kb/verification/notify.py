@@ -9,10 +9,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from kb.dates import utcnow
-from kb.extensions import db
+from kb.extensions import db, insert_ignoring_conflicts
 from kb.models import Notification, User
 from kb.verification.facts import VERIFIER_ROLES, user_is_active_at
 
@@ -45,7 +45,7 @@ def notify_many(rows, known_keys):
             fresh.append({**row, "key": row["key"][:200], "subject": row["subject"][:300], "created_at": utcnow(),
                           "email_attempts": 0})
     if fresh:
-        db.session.execute(insert(Notification), fresh)
+        db.session.execute(insert_ignoring_conflicts(Notification.__table__), fresh)
     return len(fresh)
 
 
