@@ -24,8 +24,8 @@ def main():
 @with_appcontext
 def init_command():
     """Create the database schema, or migrate it to the latest version."""
-    from flask_migrate import upgrade
     from flask import current_app
+    from flask_migrate import upgrade
 
     from kb.verification import checker
 

@@ -8,7 +8,7 @@ from kb.cards import operations as cards
 from kb.dates import utcnow
 from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
 from kb.extensions import db
-from kb.models import Card, Collection, User
+from kb.models import VERIFIER_ROLES, Card, Collection, User
 from kb.verification import checker, flags
 
 
@@ -37,7 +37,7 @@ def _verification_time(state, interval, now):
 def _verifier(team, users):
     """An active expert or admin of the team, else the first admin."""
     for user in team.members:
-        if user.active and user.role in ("expert", "admin"):
+        if user.active and user.role in VERIFIER_ROLES:
             return user
     return next(u for u in users.values() if u.role == "admin")
 

@@ -13,6 +13,7 @@ from kb.dates import UTCDateTime, local_day, utcnow
 from kb.extensions import db
 
 ROLES = ("agent", "expert", "admin")
+VERIFIER_ROLES = ("expert", "admin")  # the roles that may own, edit and verify cards
 
 
 def _new_session_token():

@@ -130,5 +130,5 @@ def init_app(app):
         csrf_form=FlaskForm,
         brand=lambda: current_app.config["BRAND_NAME"],
         unread_notifications=lambda: unread_count(current_user) if current_user.is_authenticated else 0,
-        is_verifier=lambda: current_user.is_authenticated and current_user.role in ("expert", "admin"),
+        is_verifier=lambda: permissions.is_verifier(current_user),
     )

@@ -3,10 +3,16 @@
 agent: read everything internal. expert: write cards in collections their teams own, verify cards
 their teams verify. admin: everything.
 """
+from kb.models import VERIFIER_ROLES
 
 
 def is_admin(user):
     return bool(user and user.is_authenticated and user.role == "admin")
+
+
+def is_verifier(user):
+    """Experts and admins: the people who can own and verify cards."""
+    return bool(user and user.is_authenticated and user.role in VERIFIER_ROLES)
 
 
 def can_write_in(user, collection):

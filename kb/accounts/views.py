@@ -12,8 +12,8 @@ from kb.accounts import operations, permissions
 from kb.cards import operations as card_operations
 from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
-from kb.web import db_int, save
 from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
+from kb.web import db_int, save
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -12,11 +12,11 @@ from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
 from kb.dates import utcnow, zone
 from kb.extensions import db
+from kb.models import VERIFIER_ROLES, Card, CardUsage, Collection, Team, User
 from kb.verification import flags, policy
+from kb.verification.facts import facts_for, user_active_at
 from kb.verification.forms import FlagForm
-from kb.verification.facts import facts_for
 from kb.web import db_int, save
-from kb.models import Card, CardUsage, Collection, Team, User
 
 bp = Blueprint("cards", __name__)
 # Operation field names that the card form shows under another field.
@@ -126,7 +126,7 @@ def _fill_choices(form, card=None):
                 if permissions.can_write_in(current_user, c) or (card is not None and c.id == card.collection_id)]
     form.collection.choices = options((c.id, c.name) for c in writable)
     owners = db.session.scalars(
-        select(User).where(User.active, User.role.in_(("expert", "admin"))).order_by(User.name)
+        select(User).where(user_active_at(utcnow()), User.role.in_(VERIFIER_ROLES)).order_by(User.name)
     ).all()
     if card is not None and card.owner not in owners:
         owners.append(card.owner)

@@ -5,9 +5,9 @@ from sqlalchemy import select
 
 from kb.dates import local_day, utcnow
 from kb.extensions import db
-from kb.models import Flag, Membership, User
+from kb.models import VERIFIER_ROLES, Flag, Membership, User
 from kb.verification import checker, policy
-from kb.verification.facts import VERIFIER_ROLES, user_is_active_at
+from kb.verification.facts import user_is_active_at
 from kb.verification.notify import card_url, notify
 
 

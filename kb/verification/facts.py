@@ -8,10 +8,8 @@ from sqlalchemy.orm import aliased
 
 from kb.dates import local_day
 from kb.extensions import db
-from kb.models import Card, CardLink, Flag, Membership, User
+from kb.models import VERIFIER_ROLES, Card, CardLink, Flag, Membership, User
 from kb.verification.policy import Facts, facts_of_card
-
-VERIFIER_ROLES = ("expert", "admin")
 
 
 def user_active_at(now):

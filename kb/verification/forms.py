@@ -6,7 +6,6 @@ from wtforms.validators import DataRequired, Length
 from kb.cards.forms import options
 from kb.models import FLAG_KINDS
 
-
 KIND_LABELS = {"outdated": "Outdated: the policy changed", "incorrect": "Incorrect: the answer is wrong",
                "unclear": "Unclear: customers or agents misread it"}
 

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from kb.dates import utcnow
 from kb.extensions import db, insert_ignoring_conflicts
-from kb.models import Notification, User
-from kb.verification.facts import VERIFIER_ROLES, user_is_active_at
+from kb.models import VERIFIER_ROLES, Notification, User
+from kb.verification.facts import user_is_active_at
 
 MAX_ATTEMPTS = 5
 

@@ -9,19 +9,19 @@ from kb.cards.forms import options
 from kb.cards.views import get_card
 from kb.dates import local, utcnow
 from kb.extensions import db
-from kb.models import Card, Collection, Flag, Notification, Team, User
+from kb.models import VERIFIER_ROLES, Card, Collection, Flag, Notification, Team, User
 from kb.validation import Invalid
 from kb.verification import dashboard, flags, policy
+from kb.verification.facts import user_active_at
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
 from kb.verification.notify import deliver_pending
-from kb.verification.facts import VERIFIER_ROLES, user_active_at
 from kb.web import db_int, flash_form_errors, save
 
 bp = Blueprint("verification", __name__)
 
 
 def experts_only():
-    if current_user.role not in VERIFIER_ROLES:
+    if not permissions.is_verifier(current_user):
         abort(403, "The verification pages are for experts and admins.")
 
 
