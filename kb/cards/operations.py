@@ -233,8 +233,9 @@ def clean_source_url(url):
     return url
 
 
-def verify_card(card, user, note="", source_url="", at=None):
-    """Record that `user` checked the card's current revision, at `at` (default now)."""
+def verify_card(card, user, note="", source_url="", at=None, has_flags=True):
+    """Record that `user` checked the card's current revision, at `at` (default now); this answers its
+    open flags (`has_flags=False` skips looking for them, for cards created in the same import)."""
     if card.is_archived:
         raise InvalidCard({"card": "is archived: restore it from the archive before verifying it"})
     at = at or utcnow()
@@ -255,7 +256,8 @@ def verify_card(card, user, note="", source_url="", at=None):
     card.verified_by = user
     card.verified_revision_number = card.revision_number
     audit.record(user, "card.verify", f"card:{card.id}", revision=card.revision_number, note=verification.note)
-    resolve_open_flags(card, user, verification.note)
+    if has_flags:
+        resolve_open_flags(card, user, verification.note)
     return verification
 
 

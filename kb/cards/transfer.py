@@ -199,6 +199,7 @@ def apply(rows, actor=None):
             existing[card.external_id] = card
     now = utcnow()
     pending = []  # verifications and archive flags, applied once the cards have ids
+    created = set()  # new cards cannot have flags to resolve
     for index, (_, clean) in enumerate(rows, start=1):
         collection = _collection(clean["collection"], clean["team"], collections, report, actor)
         card = existing.get(clean["external_id"])
@@ -211,10 +212,11 @@ def apply(rows, actor=None):
                 summary="Imported", now=clean["verified_at"] or now, **(clean["verified"] or content),
             )
             report.created += 1
+            created.add(id(card))
             if clean["verified"] is not None:
                 # Recreate "edited since verification": verify the old text, then apply the current one.
                 operations.verify_card(card, clean["verified_by"], note="Imported verification",
-                                       at=clean["verified_at"])
+                                       at=clean["verified_at"], has_flags=False)
                 card.verified_revision_at = clean["verified_revision_at"] or clean["verified_at"]
                 report.verified += 1
                 operations.edit_card(card, author=author, summary="Imported (edited since verification)",
@@ -242,7 +244,8 @@ def apply(rows, actor=None):
         # Only a verification newer than the recorded one verifies the current revision: re-importing
         # changed content with old (or no) verification fields never silently verifies it.
         if clean["verified_at"] and (card.verified_at is None or clean["verified_at"] > card.verified_at):
-            operations.verify_card(card, clean["verified_by"], note="Imported verification", at=clean["verified_at"])
+            operations.verify_card(card, clean["verified_by"], note="Imported verification", at=clean["verified_at"],
+                                   has_flags=id(card) not in created)
             report.verified += 1
             if clean["verified_revision_at"]:
                 card.verified_revision_at = clean["verified_revision_at"]

@@ -57,5 +57,9 @@ def dismiss_flag(flag, user, reason):
 
 def resolve_open_flags(card, user, note=""):
     """Verifying a card answers every open flag on it."""
-    for flag in open_flags(card):
+    # No autoflush: a bulk import verifies thousands of cards and must not flush once per card
+    # (flags are flushed when raised, so none is pending here).
+    with db.session.no_autoflush:
+        flags = open_flags(card)
+    for flag in flags:
         _close(flag, user, "resolved", note)
