@@ -29,10 +29,15 @@ def init_command():
 
     from kb.verification import checker
 
+    from kb.models import Card, CardState
+
     upgrade()
-    # Cards written before the status table existed get their status now, not at the first cron run.
-    checker.run_check()
-    db.session.commit()
+    # Cards written before the status table existed get their status now, not at the first cron run
+    # (only then: `make run` calls this at every start).
+    missing = select(Card.id).outerjoin(CardState, CardState.card_id == Card.id).where(CardState.card_id.is_(None))
+    if db.session.scalar(missing.limit(1)) is not None:
+        checker.run_check()
+        db.session.commit()
     url = db.engine.url.render_as_string(hide_password=True)
     click.echo(f"Database ready: {url}")
     os.makedirs(current_app.config["INDEX_DIR"], exist_ok=True)

@@ -97,3 +97,14 @@ def test_cli_create_user_refuses_bad_input(app, runner, args, message):
     assert result.exit_code != 0 and message in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_init_gives_cards_without_a_status_one(app, runner, world):
+    from kb.models import CardState
+
+    with app.app_context():
+        db.session.execute(db.delete(CardState))
+        db.session.commit()
+    assert runner.invoke(args=["init"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CardState)) == 2
