@@ -23,18 +23,32 @@ def hermetic_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "default-instance"))
 
 
+TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
+                 "REMEMBER_COOKIE_SECURE": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+
+
 @pytest.fixture
-def app(tmp_path):
-    app = create_app(
-        {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
-         "REMEMBER_COOKIE_SECURE": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
-        instance_path=tmp_path / "instance",
-    )
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def make_app(tmp_path):
+    """Build a migrated app in its own instance folder (several per test if needed)."""
+    made = []
+
+    def make(name="instance", **config):
+        app = create_app({**TEST_SETTINGS, **config}, instance_path=tmp_path / name)
+        with app.app_context():
+            upgrade()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

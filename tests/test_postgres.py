@@ -10,10 +10,9 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from kb import create_app, demo
+from kb import demo
 from kb.accounts import operations as accounts
 from kb.cards import operations, transfer
 from kb.dates import utcnow
@@ -26,7 +25,7 @@ SERVER_URL = os.environ.get("KB_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
-def pg_app(tmp_path):
+def pg_app(make_app):
     if not SERVER_URL:
         if os.environ.get("CI"):
             pytest.fail("KB_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
@@ -38,11 +37,8 @@ def pg_app(tmp_path):
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin_url.rsplit("/", 1)[0] + "/" + name
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "DATABASE_URL": url,
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}, instance_path=tmp_path / "instance")
+    app = make_app(DATABASE_URL=url)
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
-    with app.app_context():
-        upgrade()
     yield app
     with app.app_context():
         db.session.remove()

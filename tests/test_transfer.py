@@ -3,10 +3,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from kb import create_app, demo
+from kb import demo
 from kb.cards import operations, transfer
 from kb.dates import utcnow
 from kb.extensions import db
@@ -135,15 +134,7 @@ def test_reimport_of_identical_lines_changes_nothing(app, world):
         assert db.session.scalar(select(Card).filter_by(external_id="addr")).revision_number == 1
 
 
-def _fresh_app(tmp_path, name):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
-                     instance_path=tmp_path / name)
-    with app.app_context():
-        upgrade()
-    return app
-
-
-def test_export_then_import_into_an_empty_database_round_trips(app, tmp_path):
+def test_export_then_import_into_an_empty_database_round_trips(app, make_app):
     """Same accounts and teams, no cards: the import recreates every card with the same status."""
     now = utcnow()
     with app.app_context():
@@ -154,7 +145,7 @@ def test_export_then_import_into_an_empty_database_round_trips(app, tmp_path):
     assert len(exported) == len(statuses) >= 40
     assert any('"verified": {' in row for row in exported)  # edited cards carry their verified text
 
-    target = _fresh_app(tmp_path, "target")
+    target = make_app("target")
     with target.app_context():
         demo.seed(now=now, with_cards=False)
         db.session.commit()
