@@ -200,11 +200,17 @@ def test_cards_verified_together_do_not_flag_each_other(app, world, make_card, a
 def test_dashboard_counts_cards_that_lapsed_since_the_last_check(app, world, make_card, auth, client):
     """Stored states are from the last commit or check; the dashboard still counts a lapse since then."""
     card = make_card(world["billing_coll"], world["expert"], title="Gift cards?", interval_days=30,
-                     verified_at=utcnow() - timedelta(days=29, hours=23, minutes=59, seconds=58))
+                     verified_at=utcnow() - timedelta(days=25))
     with app.app_context():
         assert db.session.get(CardState, card.id).status == "due_soon"
-    import time
-    time.sleep(2.5)  # the verification lapses; no check runs
+        # Time passes: the stored verdict and due date stay as the last check left them, but the due date
+        # is now behind us (a plain UPDATE, as if the clock had moved on without any check running).
+        db.session.execute(db.update(CardState).where(CardState.card_id == card.id)
+                           .values(due_at=utcnow() - timedelta(minutes=1)))
+        db.session.execute(db.update(Card).where(Card.id == card.id)
+                           .values(verified_at=utcnow() - timedelta(days=30, minutes=1)))
+        db.session.commit()
+        assert db.session.get(CardState, card.id).status == "due_soon"
     auth.login("bianca@example.com")
     page = client.get("/verification/dashboard").get_data(as_text=True)
     assert re.search(r'Verification lapsed</a></td><td>1<', page)
