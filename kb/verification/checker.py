@@ -92,19 +92,27 @@ def store(verdicts, now, unless_newer_than=None):
     return len(inserts) + len(updates)
 
 
-def snapshot(verdicts, now):
-    """Record today's trust figures overall, per collection and per team (re-running the same day replaces them)."""
-    # Count distinct (collection, team, trusted, reasons) combinations first: a few hundred, not 100,000.
-    combos = Counter((v.collection_id, v.team_id, v.status.is_trusted, v.status.reason_codes)
-                     for v in verdicts if v.status.code != policy.ARCHIVED)
+def tally(groups):
+    """Trust figures per scope ("all", "collection:<id>", "team:<id>") from counted groups of cards:
+    ((collection id, team id, trusted, reason codes), number of cards). Returns {scope: [total, trusted,
+    Counter of reasons]}. Shared by the daily snapshot and the dashboard's live figures."""
     scopes = defaultdict(lambda: [0, 0, Counter()])
-    for (collection_id, team_id, trusted, reasons), n in combos.items():
+    for (collection_id, team_id, trusted, reasons), n in groups:
         for scope in ("all", f"collection:{collection_id}", f"team:{team_id}"):
             figures = scopes[scope]
             figures[0] += n
             figures[1] += n * trusted
             for code in reasons:
                 figures[2][code] += n
+    return scopes
+
+
+def snapshot(verdicts, now):
+    """Record today's trust figures overall, per collection and per team (re-running the same day replaces them)."""
+    # Count distinct (collection, team, trusted, reasons) combinations first: a few hundred, not 100,000.
+    combos = Counter((v.collection_id, v.team_id, v.status.is_trusted, v.status.reason_codes)
+                     for v in verdicts if v.status.code != policy.ARCHIVED)
+    scopes = tally(combos.items())
     day = local(now).date()  # the deployment's calendar day
     existing = {s.scope: s for s in db.session.scalars(select(TrustSnapshot).filter_by(day=day))}
     for scope, (total, trusted, reasons) in scopes.items():

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, or_, select
 from kb.extensions import db
 from kb.models import Card, CardState, CardUsage, Collection, Team, TrustSnapshot, User
 from kb.verification import policy
+from kb.verification.checker import tally
 
 QUEUE_STATUSES = (policy.NEEDS_VERIFICATION, policy.DUE_SOON, policy.DRAFT)
 
@@ -48,32 +49,29 @@ def current_figures(now):
         .join(CardState, CardState.card_id == Card.id).where(~Card.is_archived)
         .group_by(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, lapsed)
     ).all()
-    scopes = defaultdict(lambda: [0, 0])
-    reasons = Counter()
-    statuses = Counter()
+    groups, statuses = [], Counter()
     for collection_id, team_id, status, reason_codes, has_lapsed, n in rows:
         if has_lapsed and status != policy.DRAFT and policy.EXPIRED not in reason_codes:
             status = policy.NEEDS_VERIFICATION
             reason_codes = ",".join(filter(None, [policy.EXPIRED, reason_codes]))
-        ok = status in (policy.VERIFIED, policy.DUE_SOON)
-        for scope in ("all", ("collection", collection_id), ("team", team_id)):
-            scopes[scope][0] += n
-            scopes[scope][1] += n * ok
+        trusted = status in (policy.VERIFIED, policy.DUE_SOON)
+        groups.append(((collection_id, team_id, trusted, reason_codes.split(",") if reason_codes else ()), n))
         statuses[status] += n
-        for code in filter(None, reason_codes.split(",")):
-            reasons[code] += n
+    scopes = tally(groups)
     collections = {c.id: c for c in db.session.scalars(select(Collection))}
     teams = {t.id: t for t in db.session.scalars(select(Team))}
 
     def table(kind, objects):
-        return sorted(((objects[scope[1]], total, trusted, trust(total, trusted))
-                       for scope, (total, trusted) in scopes.items()
-                       if scope != "all" and scope[0] == kind and scope[1] in objects),
-                      key=lambda row: (row[3] if row[3] is not None else 101, row[0].name))
+        rows = []
+        for key, obj in objects.items():
+            if f"{kind}:{key}" in scopes:
+                total, trusted, _ = scopes[f"{kind}:{key}"]
+                rows.append((obj, total, trusted, trust(total, trusted)))
+        return sorted(rows, key=lambda row: (row[3] if row[3] is not None else 101, row[0].name))
 
-    overall = scopes.get("all", [0, 0])
+    total, trusted, reasons = scopes.get("all", [0, 0, Counter()])
     return {
-        "total": overall[0], "trusted": overall[1], "score": trust(*overall),
+        "total": total, "trusted": trusted, "score": trust(total, trusted),
         "collections": table("collection", collections), "teams": table("team", teams),
         "reasons": [(code, policy.REASON_LABELS[code], reasons[code]) for code in policy.REASONS if reasons[code]],
         "statuses": statuses,
