@@ -27,9 +27,8 @@ def init_command():
     from flask import current_app
     from flask_migrate import upgrade
 
-    from kb.verification import checker
-
     from kb.models import Card, CardState
+    from kb.verification import checker
 
     upgrade()
     # Cards written before the status table existed get their status now, not at the first cron run
