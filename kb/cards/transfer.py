@@ -55,6 +55,17 @@ def _bool(row, name, errors, default=None):
     return value
 
 
+def _instant(row, name, errors):
+    """An optional ISO 8601 field as an aware UTC datetime, or None; a bad value adds an error."""
+    if row.get(name) in (None, ""):
+        return None
+    try:
+        return parse_iso(row[name])
+    except ValueError as exc:
+        errors.append(f"{name}: {exc}")
+        return None
+
+
 def _validate(row, users, teams, seen_ids):
     """Check one parsed line; returns (clean dict, list of error messages)."""
     errors = []
@@ -100,15 +111,11 @@ def _validate(row, users, teams, seen_ids):
     clean["interval_days"] = interval
     clean["public"] = _bool(row, "public", errors)
     clean["archived"] = _bool(row, "archived", errors, False)
-    clean["verified_at"] = clean["verified_by"] = None
+    clean["verified_by"] = None
+    clean["verified_at"] = _instant(row, "verified_at", errors)
+    if clean["verified_at"] is not None and clean["verified_at"] > utcnow():
+        errors.append("verified_at is in the future")
     if row.get("verified_at") not in (None, ""):
-        try:
-            clean["verified_at"] = parse_iso(row["verified_at"])
-        except ValueError as exc:
-            errors.append(f"verified_at: {exc}")
-        else:
-            if clean["verified_at"] > utcnow():
-                errors.append("verified_at is in the future")
         by = row.get("verified_by_email")
         if by:
             clean["verified_by"] = users.get(by.strip().lower()) if isinstance(by, str) else None
@@ -118,15 +125,10 @@ def _validate(row, users, teams, seen_ids):
             clean["verified_by"] = clean["owner"]
     elif row.get("verified_by_email"):
         errors.append("verified_by_email given without verified_at")
-    clean["verified_revision_at"] = None
-    if row.get("verified_revision_at") not in (None, ""):
-        try:
-            clean["verified_revision_at"] = parse_iso(row["verified_revision_at"])
-        except ValueError as exc:
-            errors.append(f"verified_revision_at: {exc}")
-        else:
-            if clean["verified_at"] is None or clean["verified_revision_at"] > clean["verified_at"]:
-                errors.append("verified_revision_at must come with verified_at and not be later than it")
+    clean["verified_revision_at"] = _instant(row, "verified_revision_at", errors)
+    if clean["verified_revision_at"] is not None and (
+            clean["verified_at"] is None or clean["verified_revision_at"] > clean["verified_at"]):
+        errors.append("verified_revision_at must come with verified_at and not be later than it")
     clean["verified"] = None
     if row.get("verified") is not None:
         old = row["verified"]
