@@ -55,13 +55,21 @@ class User(UserMixin, db.Model):
     def get_id(self):
         return self.session_token
 
+    def is_expired_at(self, now=None):
+        """A seasonal account ends after its last local day."""
+        return self.expires_on is not None and local_day(now) > self.expires_on
+
     @property
     def is_expired(self):
-        return self.expires_on is not None and local_day() > self.expires_on
+        return self.is_expired_at()
+
+    def is_active_at(self, now=None):
+        """May work at `now`: active, and a seasonal account not yet expired."""
+        return self.active and not self.is_expired_at(now)
 
     @property
     def is_active(self):
-        return self.active and not self.is_expired
+        return self.is_active_at()
 
     @property
     def is_admin(self):

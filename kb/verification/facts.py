@@ -19,7 +19,7 @@ def user_active_at(now):
 
 def user_is_active_at(user, now):
     """The same rule in Python, for one user already loaded."""
-    return user.active and (user.expires_on is None or user.expires_on >= local_day(now))
+    return user.is_active_at(now)
 
 
 def _teams_with_verifiers(now, team_ids=None):
