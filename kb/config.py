@@ -57,3 +57,16 @@ EXTERNAL_URL = "http://127.0.0.1:5000"
 TIMEZONE = "UTC"
 
 BRAND_NAME = "kb"
+
+# Search. The language of Latin-script text for stemming and stop words ("en", "ro", "fr", "de", …);
+# Cyrillic words are always analysed as Russian. Changing it needs `kb reindex`.
+SEARCH_LANGUAGE = "en"
+# How long a write waits for another process's index lock before leaving its change to the feed
+# (the next search or `kb index-status --sync` applies it). Seconds.
+SEARCH_WRITER_TIMEOUT = 5.0
+# A search that finds the index behind the change feed waits this long for the lock to catch up.
+SEARCH_CATCHUP_TIMEOUT = 0.5
+# Apply the change feed to the index right after every commit that changed a card.
+SEARCH_SYNC_ON_COMMIT = True
+# Longest query text considered; the rest is ignored (and the user told).
+SEARCH_MAX_QUERY_CHARS = 300

@@ -1,5 +1,6 @@
-"""Markdown to safe HTML: every card body is rendered through here, on every channel."""
+"""Markdown to safe HTML (and to chat-ready plain text): every card body goes through here, on every channel."""
 import re
+from html.parser import HTMLParser
 
 import markdown
 import nh3
@@ -47,6 +48,97 @@ def linked_cards(text):
         else:
             keys.add(key)
     return ids, keys
+
+
+BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "dl", "hr"}
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,40})\}")
+
+
+class _Flattener(HTMLParser):
+    """Sanitised HTML → text a customer can read in a chat window: blank lines between paragraphs,
+    "- " and "1. " list items, links as "text (url)", no markup left."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out, self.lists, self.links, self.row = [], [], [], []
+
+    def _newline(self, blank=False):
+        text = "".join(self.out).rstrip(" ")
+        self.out = [text]
+        if text and not text.endswith("\n\n" if blank else "\n"):
+            self.out.append("\n" if not blank or text.endswith("\n") else "\n\n")
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in BLOCKS:
+            self._newline(blank=not self.lists)
+        elif tag in ("ul", "ol"):
+            self._newline(blank=not self.lists)
+            self.lists.append([tag, 0])
+        elif tag == "li" and self.lists:
+            self._newline()
+            kind = self.lists[-1]
+            kind[1] += 1
+            bullet = f"{kind[1]}. " if kind[0] == "ol" else "- "
+            self.out.append("  " * (len(self.lists) - 1) + bullet)
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag == "a":
+            self.links.append((attrs.get("href") or "", len("".join(self.out))))
+        elif tag == "img" and attrs.get("alt"):
+            self.out.append(attrs["alt"])
+        elif tag in ("td", "th") and self.row:
+            self.out.append("\t")
+        if tag == "tr":
+            self._newline()
+            self.row = [True]
+
+    def handle_endtag(self, tag):
+        if tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+            self._newline(blank=not self.lists)
+        elif tag in BLOCKS:
+            self._newline(blank=True)
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.out)[start:].strip()
+            if href.startswith(("http://", "https://", "mailto:", "tel:")):
+                target = href.split(":", 1)[1] if href.startswith(("mailto:", "tel:")) else href
+                if label and label != target and label != href:
+                    self.out.append(f" ({target})")
+                elif not label:
+                    self.out.append(target)
+        elif tag == "tr":
+            self.row = []
+
+    def handle_data(self, data):
+        if not self.out or "".join(self.out[-1:]).endswith(("\n", "- ", ". ")):
+            data = data.lstrip()
+        self.out.append(re.sub(r"\s+", " ", data))
+
+
+def plain_text(text):
+    """The customer-facing answer as chat-ready plain text (what "Copy answer" puts on the clipboard)."""
+    flattener = _Flattener()
+    flattener.feed(str(render(text)))
+    flattener.close()
+    lines = [line.rstrip() for line in "".join(flattener.out).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def placeholders(text):
+    """Names of the `{placeholder}` fields an agent fills before sending, in order of appearance."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(text or "")))
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKS = re.compile(r"(^|\s)(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)|(?<!\w)[*_~]{1,3}(?=\S)|(?<=\S)[*_~]{1,3}(?!\w)|`|<[^>]{1,200}>", re.M)
+
+
+def strip_markdown(text):
+    """Markdown reduced to its words, cheaply (for search snippets; `plain_text` is the exact form)."""
+    text = _LINK.sub(r"\1", text or "")
+    return re.sub(r"\s+", " ", _MARKS.sub(r"\1", text)).strip()
 
 
 def init_app(app):

@@ -413,6 +413,7 @@ def _record_card_changes(session, flush_context):
         touched["teams"] |= team_ids - {None}
     if card_ids:
         now = utcnow()
+        session.info["kb.feed_written"] = True  # the search index applies it after the commit
         session.connection().execute(
             CardChange.__table__.insert(),
             [{"card_id": card_id, "changed_at": now} for card_id in sorted(card_ids)],

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kb.dates import local, local_day, utcnow, zone
 from kb.extensions import db, insert_ignoring_conflicts
-from kb.models import Card, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
+from kb.models import Card, CardChange, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
 from kb.verification import policy
 from kb.verification.facts import all_facts, user_is_active_at
 from kb.verification.notify import leads_or_admins, notify_many
@@ -89,6 +89,10 @@ def store(verdicts, now, unless_newer_than=None):
         db.session.execute(
             statement.values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
             [{**row, "key": row.pop("card_id")} for row in updates])
+    if inserts or updates:  # the search index ranks and filters by status: it re-reads these cards
+        db.session.execute(CardChange.__table__.insert(), [
+            {"card_id": row.get("card_id", row.get("key")), "changed_at": stamp} for row in inserts + updates])
+        db.session.info["kb.feed_written"] = True
     return len(inserts) + len(updates)
 
 

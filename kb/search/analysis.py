@@ -1,0 +1,112 @@
+"""Text analysis: tokens → lowercase → accents folded → stop words dropped → stems.
+
+Folding comes *before* stemming, so that "rambursări" and "rambursari" (or "ещё" and "еще") reach the
+stemmer as the same word and meet in the index whichever way a writer or an agent typed them.
+Cyrillic words are always stemmed as Russian; Latin-script words in the deployment's language
+(`SEARCH_LANGUAGE`, English by default), so one index serves teams who write in both.
+"""
+import unicodedata
+from functools import lru_cache
+
+from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer
+from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
+
+# Whoosh ships no Romanian list; ours is written without diacritics because folding runs first.
+ROMANIAN_STOP_WORDS = frozenset("""
+a acea aceasta aceea acei aceia acel acela acest acesta acestea acestei acestia aceste acum ai aia aici al ale
+alt alta alte altceva altcineva am ar are as asa asta astea astfel asupra au avea avem aveti azi bine ca
+cand care caror carui cat cate cati catre ce cea cei cel cele celor ceva chiar cine cineva cu cum cumva
+da daca dar de deci deja desi despre din dintr dintre doar dupa e ea ei el ele este eu fara fi fie fiecare
+fost iar ii il imi in inainte inca intr intre isi iti la le li lor lui m ma mai mi mult multe multi ne nici
+nimic niste noi nostru noua nu o ori pana pe pentru poate prin sa sau se si sunt sus ta tale te ti tot
+toata toate toti tu un una unde unei unele uneori unii unor unui unul va vi voi vom vor
+""".split())
+
+_CYRILLIC_KEEP = {"\u0439": "\u0439", "\u0419": "\u0419"}  # й is a letter of its own, not и with a mark
+
+
+@lru_cache(maxsize=100_000)
+def fold(word):
+    """Drop diacritics: "rambursări" → "rambursari", "ещё" → "еще", "façade" → "facade"; keeps "й"."""
+    if word.isascii():
+        return word
+    out = []
+    for ch in word:
+        if ch in _CYRILLIC_KEEP or ch.isascii():
+            out.append(ch)
+            continue
+        decomposed = unicodedata.normalize("NFD", ch)
+        out.append("".join(c for c in decomposed if not unicodedata.combining(c)) or ch)
+    return "".join(out).replace("ß", "ss")
+
+
+def is_cyrillic(word):
+    return "\u0400" <= word[0] <= "\u04ff"
+
+
+class FoldFilter(Filter):
+    def __call__(self, tokens):
+        for t in tokens:
+            t.text = fold(t.text)
+            yield t
+
+
+class LanguageFilter(Filter):
+    """Stop words and stems by script: Cyrillic → Russian, anything else → the deployment's language."""
+
+    def __init__(self, language, stem=True):
+        self.language = language
+        self.stem = stem
+        self.stops = stop_words(language) | stop_words("ru")
+        latin = stemmer_for_language(language) if stem and has_stemmer(language) else None
+        russian = stemmer_for_language("ru") if stem else None
+        self._latin = lru_cache(maxsize=100_000)(latin) if latin else None
+        self._russian = lru_cache(maxsize=100_000)(russian) if russian else None
+
+    def __getstate__(self):  # the schema (and so this filter) is pickled into the index
+        return {"language": self.language, "stem": self.stem}
+
+    def __setstate__(self, state):
+        self.__init__(state["language"], state["stem"])
+
+    def __eq__(self, other):
+        return type(other) is type(self) and (other.language, other.stem) == (self.language, self.stem)
+
+    def __call__(self, tokens):
+        for t in tokens:
+            text = t.text
+            if text in self.stops:
+                if not t.removestops:
+                    t.stopped = True
+                    yield t
+                continue
+            t.stopped = False
+            stemmer = self._russian if is_cyrillic(text) else self._latin
+            if stemmer is not None:
+                t.text = stemmer(text)
+            yield t
+
+
+@lru_cache(maxsize=None)
+def stop_words(language):
+    if language == "ro":
+        return ROMANIAN_STOP_WORDS
+    try:
+        return frozenset(fold(w) for w in stopwords_for_language(language))
+    except (KeyError, TypeError):
+        return frozenset()
+
+
+# Letters and digits (any script), keeping inner apostrophes and dots of "don't" or "v2.1" out.
+TOKEN_PATTERN = r"\w+"
+
+
+def analyzer(language="en", stem=True):
+    """The analyzer for indexed text and queries. `stem=False` gives the words as typed (folded):
+    the vocabulary that "Did you mean" suggests from."""
+    return RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter() | FoldFilter() | LanguageFilter(language, stem)
+
+
+def words(text, language="en", stem=True):
+    """Analysed terms of `text` (for query building and title keys)."""
+    return [t.text for t in analyzer(language, stem)(text)]

@@ -1,0 +1,404 @@
+"""The index as a projection of the database: schema, the feed applier, rebuilds and status.
+
+Layout of `INDEX_DIR`: one folder per generation (`gen-…`) and a `CURRENT` file naming the live one.
+`kb reindex` builds a new generation and replaces `CURRENT` atomically; searchers notice and reopen,
+answering from the old generation meanwhile. Each generation stores its watermark (the last change-feed
+row it applied) in a meta document written in the same Whoosh commit as the changes, so index and
+watermark can never disagree. Applying a change twice is harmless (documents are replaced by id).
+"""
+import fcntl
+import json
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, selectinload
+from whoosh import columns, fields, index
+from whoosh.index import LockError
+from whoosh.writing import SegmentWriter
+
+from kb import markup
+from kb.dates import utcnow
+from kb.extensions import db
+from kb.models import Card, CardChange, CardState, CardUsage
+from kb.search import analysis
+from kb.verification import policy
+
+log = logging.getLogger(__name__)
+
+META_ID = "__meta__"
+BATCH = 1000
+# A hole in the feed's sequence younger than this may be a transaction that took its number and has
+# not committed yet (PostgreSQL); the watermark waits below it. Older holes are rollbacks.
+GAP_GRACE = timedelta(seconds=60)
+
+# Ranking multipliers applied after BM25F (see query.RankedBM25F): verified cards ahead of equally
+# relevant ones that need a look, drafts after those; archived cards only appear when asked for.
+STATUS_FACTOR = {
+    policy.VERIFIED: 1.0,
+    policy.DUE_SOON: 1.0,
+    policy.NEEDS_VERIFICATION: 0.8,
+    policy.DRAFT: 0.7,
+    policy.ARCHIVED: 0.5,
+}
+USAGE_STEP = 0.03  # per doubling of use: a card used 1,000 times ranks ~30% higher, never more
+
+
+def usage_level(views, copies):
+    """Use on a log scale (copies count triple: an answer sent to a customer). Changes rarely, so a
+    view only touches the index when it moves a card to the next level."""
+    return min(10, int(math.log2(1 + views + 3 * copies)))
+
+
+def schema(language):
+    text = analysis.analyzer(language)
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=text, stored=True),
+        answer=fields.TEXT(analyzer=text),
+        plain=fields.STORED(),  # the answer without Markdown marks: snippets are highlighted from it
+        notes=fields.TEXT(analyzer=text),
+        keywords=fields.TEXT(analyzer=text),  # tags and the collection's name, as words
+        # The words as typed (folded, unstemmed): what "Did you mean" may suggest.
+        vocabulary=fields.TEXT(analyzer=analysis.analyzer(language, stem=False), phrase=False),
+        collection=fields.ID(stored=True),
+        tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        status=fields.ID(stored=True),
+        owner=fields.ID(stored=True),
+        public=fields.BOOLEAN(stored=True),
+        reasons=fields.STORED(),
+        verified_at=fields.STORED(),
+        # Normalised title (stems, sorted, no stop words): cards sharing it are possible duplicates.
+        title_key=fields.ID(stored=True),
+        rank=fields.COLUMN(columns.NumericColumn("f", default=1.0)),  # ranking multiplier, read per hit
+        meta=fields.STORED(),
+    )
+
+
+def title_key(title, language):
+    return " ".join(sorted(set(analysis.words(title, language))))
+
+
+# -- Generations ------------------------------------------------------------------------------------
+
+def index_dir():
+    return current_app.config["INDEX_DIR"]
+
+
+def language():
+    return current_app.config["SEARCH_LANGUAGE"]
+
+
+@contextmanager
+def _swap_lock(root):
+    """Serialises creating and swapping generations between processes (not searches, not writers)."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".swap.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_generation(root):
+    try:
+        with open(os.path.join(root, "CURRENT")) as handle:
+            return handle.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _new_generation(root, lang):
+    name = f"gen-{utcnow():%Y%m%d%H%M%S%f}"
+    path = os.path.join(root, name)
+    os.makedirs(path)
+    ix = index.create_in(path, schema(lang))
+    with ix.writer() as writer:
+        writer.add_document(id=META_ID, meta=json.dumps({"watermark": 0, "language": lang}))
+    return name, ix
+
+
+def _point_to(root, name):
+    """Atomically make `name` the live generation; keep the one before it for searchers still on it."""
+    tmp = os.path.join(root, "CURRENT.tmp")
+    with open(tmp, "w") as handle:
+        handle.write(name)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, os.path.join(root, "CURRENT"))
+    keep = {name, *sorted(n for n in os.listdir(root) if n.startswith("gen-") and n < name)[-1:]}
+    for old in os.listdir(root):
+        if old.startswith("gen-") and old not in keep:
+            shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+
+
+def open_index(root=None, create=True):
+    """The live generation, created empty (watermark 0) on first use."""
+    root = root or index_dir()
+    name = current_generation(root)
+    if name is None:
+        if not create:
+            return None, None
+        with _swap_lock(root):
+            name = current_generation(root)
+            if name is None:
+                name, ix = _new_generation(root, language())
+                _point_to(root, name)
+                return name, ix
+    return name, index.open_dir(os.path.join(root, name))
+
+
+def read_meta(searcher):
+    stored = searcher.document(id=META_ID)
+    return json.loads(stored["meta"]) if stored else {"watermark": 0}
+
+
+# -- Documents --------------------------------------------------------------------------------------
+
+def _load_cards(session, card_ids):
+    cards = session.scalars(
+        select(Card).where(Card.id.in_(card_ids)).options(selectinload(Card.tags), selectinload(Card.collection))
+    ).all()
+    states = dict(session.execute(select(CardState.card_id, CardState).where(CardState.card_id.in_(card_ids))).all())
+    usage = {row.card_id: usage_level(row.views, row.copies)
+             for row in session.scalars(select(CardUsage).where(CardUsage.card_id.in_(card_ids)))}
+    return cards, states, usage
+
+
+def document(card, state, usage, lang):
+    """The indexed form of a card. Status comes from the stored state (kept current at every commit,
+    and by the checker for lapses, both of which write feed rows)."""
+    if card.is_archived:
+        status = policy.ARCHIVED
+    elif state is not None:
+        status = state.status
+    else:
+        status = policy.VERIFIED if card.verified_revision_number else policy.DRAFT
+    tags = [t.name for t in card.tags]
+    return {
+        "id": str(card.id),
+        "title": card.title,
+        "answer": card.answer,
+        "plain": markup.strip_markdown(card.answer),
+        "notes": card.internal_notes or "",
+        "keywords": " ".join(tags + [card.collection.name]),
+        "vocabulary": " ".join([card.title, card.answer, " ".join(tags)]),
+        "collection": str(card.collection_id),
+        "tags": ",".join(t.lower() for t in tags),
+        "status": status,
+        "owner": str(card.owner_id),
+        "public": bool(card.is_public),
+        "reasons": state.reasons if state is not None and not card.is_archived else "",
+        "verified_at": card.verified_at.isoformat() if card.verified_at else "",
+        "title_key": title_key(card.title, lang),
+        "rank": STATUS_FACTOR.get(status, 1.0) * (1 + USAGE_STEP * usage),
+    }
+
+
+def _write_cards(writer, session, card_ids, lang):
+    cards, states, usage = _load_cards(session, card_ids)
+    found = set()
+    for card in cards:
+        found.add(card.id)
+        writer.update_document(**document(card, states.get(card.id), usage.get(card.id, 0), lang))
+    for gone in set(card_ids) - found:
+        writer.delete_by_term("id", str(gone))
+
+
+# -- Applying the feed ------------------------------------------------------------------------------
+
+@dataclass
+class SyncResult:
+    applied: int = 0  # feed rows consumed
+    watermark: int = 0
+    deferred: bool = False  # another process held the lock past the timeout: its feed rows wait
+
+
+def _pending(session, watermark, limit):
+    rows = session.execute(
+        select(CardChange.seq, CardChange.card_id, CardChange.changed_at)
+        .where(CardChange.seq > watermark).order_by(CardChange.seq).limit(limit)
+    ).all()
+    if not rows:
+        return [], watermark
+    # Advance the watermark only over a contiguous run, unless the hole is old enough to be a rollback.
+    new_mark, horizon = watermark, utcnow() - GAP_GRACE
+    for seq, _, changed_at in rows:
+        if seq != new_mark + 1 and changed_at > horizon:
+            break
+        new_mark = seq
+    return rows, new_mark
+
+
+def _writer(ix, timeout):
+    """A writer that waits for the lock up to `timeout` seconds; None if it is still held."""
+    try:
+        return SegmentWriter(ix, timeout=timeout, delay=0.05)
+    except LockError:
+        return None
+
+
+def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
+    """Bring the live generation up to the feed head. Never raises for a busy lock: returns deferred."""
+    root = root or index_dir()
+    timeout = current_app.config["SEARCH_WRITER_TIMEOUT"] if timeout is None else timeout
+    own_session = session is None
+    session = session or Session(db.engine)
+    result = SyncResult()
+    lang = language()
+    try:
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            rounds += 1
+            _, ix = open_index(root)
+            writer = _writer(ix, timeout)
+            if writer is None:
+                result.deferred = True
+                return result
+            try:
+                with writer.searcher() as searcher:  # the committed state, read under the lock
+                    meta = read_meta(searcher)
+                rows, new_mark = _pending(session, meta["watermark"], BATCH * 5)
+                result.watermark = meta["watermark"]
+                if not rows:
+                    writer.cancel()
+                    return result
+                card_ids = sorted({card_id for _, card_id, _ in rows})
+                for start in range(0, len(card_ids), BATCH):
+                    _write_cards(writer, session, card_ids[start:start + BATCH], lang)
+                writer.update_document(id=META_ID, meta=json.dumps({**meta, "watermark": new_mark}))
+                writer.commit()
+            except BaseException:
+                writer.cancel()  # a failed write must not leave the lock held
+                raise
+            result.applied += len(rows)
+            result.watermark = new_mark
+            if new_mark == meta["watermark"] or len(rows) < BATCH * 5:
+                return result
+        return result
+    finally:
+        if own_session:
+            session.close()
+
+
+def feed_head(session=None):
+    return (session or db.session).scalar(select(func.max(CardChange.seq))) or 0
+
+
+# -- Rebuilding -------------------------------------------------------------------------------------
+
+def reindex(root=None, procs=1, progress=None):
+    """Build a new generation from the database, swap it in, then apply what changed meanwhile.
+
+    Searches keep using the old generation until the swap; writes during the build land in the old
+    one and in the feed, which the new generation replays from the head it started at.
+    """
+    root = root or index_dir()
+    lang = language()
+    started = time.perf_counter()
+    os.makedirs(root, exist_ok=True)
+    with Session(db.engine) as session:
+        head = feed_head(session)
+        name = f"gen-{utcnow():%Y%m%d%H%M%S%f}"
+        path = os.path.join(root, name)
+        os.makedirs(path)
+        ix = index.create_in(path, schema(lang))
+        kwargs = {"procs": procs, "limitmb": 256, "multisegment": True} if procs > 1 else {"limitmb": 256}
+        writer = ix.writer(**kwargs)
+        count = 0
+        try:
+            ids = session.scalars(select(Card.id).order_by(Card.id)).all()
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start:start + BATCH]
+                cards, states, usage = _load_cards(session, batch)
+                for card in cards:
+                    writer.add_document(**document(card, states.get(card.id), usage.get(card.id, 0), lang))
+                count += len(cards)
+                session.expunge_all()
+                if progress:
+                    progress(count, len(ids))
+            writer.add_document(id=META_ID, meta=json.dumps({"watermark": head, "language": lang}))
+            writer.commit(optimize=True)
+        except BaseException:
+            writer.cancel()
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+    with _swap_lock(root):
+        _point_to(root, name)
+    caught_up = apply_feed(root)
+    return {"generation": name, "documents": count, "seconds": time.perf_counter() - started,
+            "caught_up": caught_up.applied}
+
+
+def optimize(root=None, timeout=None):
+    """Merge the live generation into one segment (faster searches after many small commits)."""
+    _, ix = open_index(root or index_dir())
+    writer = _writer(ix, current_app.config["SEARCH_WRITER_TIMEOUT"] if timeout is None else timeout)
+    if writer is None:
+        return False
+    try:
+        writer.commit(optimize=True)
+    except BaseException:
+        writer.cancel()
+        raise
+    return True
+
+
+# -- Status -----------------------------------------------------------------------------------------
+
+def status(root=None):
+    root = root or index_dir()
+    name, ix = open_index(root, create=False)
+    head = feed_head()
+    if ix is None:
+        return {"generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
+                "segments": 0, "language": language()}
+    with ix.searcher() as searcher:
+        meta = read_meta(searcher)
+        documents = searcher.doc_count() - 1  # the meta document
+        segments = len(ix._segments())
+    return {"generation": name, "documents": documents, "watermark": meta["watermark"], "feed_head": head,
+            "lag": max(0, head - meta["watermark"]), "segments": segments,
+            "language": meta.get("language", language())}
+
+
+# -- Keeping up after commits -----------------------------------------------------------------------
+
+_local = threading.local()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    """A commit that wrote feed rows applies them at once, so the editor finds their change.
+
+    Runs on a session of its own (this one cannot emit SQL here). A failure or a busy lock is logged,
+    never raised: the commit stands, and the feed still holds the change for the next search.
+    """
+    if not session.info.pop("kb.feed_written", False) or not has_app_context():
+        return
+    if not current_app.config.get("SEARCH_SYNC_ON_COMMIT", True) or getattr(_local, "syncing", False):
+        return
+    _local.syncing = True
+    try:
+        result = apply_feed()
+        if result.deferred:
+            log.info("index busy; changes left to the feed (watermark %s)", result.watermark)
+    except Exception:  # noqa: BLE001 — the database commit stands; the feed keeps the change
+        log.exception("applying the change feed to the search index failed")
+    finally:
+        _local.syncing = False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session, previous_transaction):
+    if not session.in_transaction():
+        session.info.pop("kb.feed_written", None)

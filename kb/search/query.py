@@ -1,0 +1,418 @@
+"""Searching: what an agent types → a Whoosh query → ranked, highlighted, explained results.
+
+No user input is an error. Text is read word by word: balanced "quotes" make phrases, a leading `-`
+excludes a word, a trailing `*` asks for a prefix; anything else that looks like syntax (unbalanced
+quotes, operators, `field:` prefixes, brackets) is treated as plain words. All words must match
+(AND); when that finds too little, any word may match (OR), best covered first. A word the index has
+never seen is replaced by its nearest known spellings, and "Did you mean" offers the corrected query.
+"""
+import base64
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from flask import current_app
+from whoosh import highlight, sorting
+from whoosh import query as wq
+from whoosh.scoring import BM25F
+
+from kb.search import analysis
+from kb.search import index as search_index
+from kb.verification import policy
+
+TEXT_FIELDS = {"title": 3.0, "keywords": 2.0, "answer": 1.0, "notes": 0.5}
+PHRASE_FIELDS = ("title", "answer", "notes")
+PREFIX_FIELDS = ("title", "keywords")
+FIELD_WORDS = {"title", "answer", "notes", "tag", "tags", "status", "collection", "owner", "id", "keywords"}
+OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
+FEW = 3  # an AND query finding fewer results than this is retried as OR
+MAX_LIMIT = 50
+SNIPPET_CHARS = 220
+
+
+class RankedBM25F(BM25F):
+    """BM25F times the card's ranking multiplier (status and use), read from a column per hit."""
+
+    use_final = True
+
+    def final(self, searcher, docnum, score):
+        return score * _rank_column(searcher)[docnum]
+
+
+_columns = {}
+
+
+def _rank_column(searcher):
+    reader = searcher.reader()
+    column = _columns.get(id(reader))
+    if column is None or column[0] is not reader:
+        if len(_columns) > 8:
+            _columns.clear()
+        column = _columns[id(reader)] = (reader, reader.column_reader("rank"))
+    return column[1]
+
+
+# -- Reading what was typed -------------------------------------------------------------------------
+
+@dataclass
+class Group:
+    """One unit of the query: a word, a phrase, or a prefix; `alternatives` after synonyms/typos."""
+
+    kind: str  # "word" | "phrase" | "prefix"
+    raw: str
+    stems: tuple = ()
+    alternatives: list = field(default_factory=list)  # lists of stem tuples
+    correction: str | None = None
+
+
+@dataclass
+class Parsed:
+    groups: list
+    excluded: list
+    notice: str | None = None
+
+
+QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+TOKEN = re.compile(r'"([^"]*)"|(-?)([^\s"]+)')
+
+
+def parse(text, language, max_chars=300, prefix_last=False):
+    text = (text or "").translate(QUOTES)
+    notice = None
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        notice = f"Only the first {max_chars} characters of the search were used."
+    if text.count('"') % 2:
+        text = text.replace('"', " ")  # an unbalanced quote: plain words
+    groups, excluded = [], []
+    matches = list(TOKEN.finditer(text))
+    for i, match in enumerate(matches):
+        phrase, minus, word = match.groups()
+        if phrase is not None:
+            stems = tuple(analysis.words(phrase, language))
+            if len(stems) > 1:
+                groups.append(Group("phrase", phrase, stems))
+            elif stems:
+                groups.append(Group("word", phrase, stems))
+            continue
+        if word in OPERATORS:
+            continue
+        head, sep, rest = word.partition(":")
+        if sep and head.lower() in FIELD_WORDS:
+            word = rest
+        last = i == len(matches) - 1
+        star = word.endswith("*") or (prefix_last and last and not text[-1:].isspace())
+        for j, raw in enumerate(re.findall(r"\w+", word)):
+            folded = analysis.fold(raw.lower())
+            stems = tuple(analysis.words(raw, language))
+            if minus and j == 0 and stems:
+                excluded.append(stems[0])
+            elif star and raw == re.findall(r"\w+", word)[-1] and len(folded) >= 2:
+                groups.append(Group("prefix", raw, stems or (folded,), correction=None))
+                groups[-1].alternatives = [(folded,)]
+            elif stems:
+                groups.append(Group("word", raw, stems[:1]))
+                groups.extend(Group("word", raw, (s,)) for s in stems[1:])
+    return Parsed(groups, excluded, notice)
+
+
+# -- Synonyms ---------------------------------------------------------------------------------------
+
+def compile_synonyms(sets, language):
+    """[["cancel", "cancellation", "void order"], …] → {stem tuple: [stem tuples of the set]}."""
+    table = {}
+    for terms in sets:
+        alternatives = list(dict.fromkeys(
+            tuple(analysis.words(term, language)) for term in terms if analysis.words(term, language)))
+        for alt in alternatives:
+            table.setdefault(alt, [])
+            table[alt] = list(dict.fromkeys(table[alt] + alternatives))
+    return table
+
+
+def apply_synonyms(groups, table):
+    """Replace each run of words that is a synonym term (longest first) by a group of alternatives."""
+    if not table:
+        return groups
+    longest = max(len(k) for k in table)
+    out, i = [], 0
+    while i < len(groups):
+        for size in range(min(longest, len(groups) - i), 0, -1):
+            run = groups[i:i + size]
+            if any(g.kind != "word" for g in run):
+                continue
+            key = tuple(s for g in run for s in g.stems)
+            if key in table:
+                raw = " ".join(dict.fromkeys(g.raw for g in run))
+                out.append(Group("word", raw, key, alternatives=table[key]))
+                i += size
+                break
+        else:
+            out.append(groups[i])
+            i += 1
+    return out
+
+
+# -- Building the Whoosh query ----------------------------------------------------------------------
+
+def _alternative(stems):
+    if len(stems) == 1:
+        return [wq.Term(f, stems[0], boost=b) for f, b in TEXT_FIELDS.items()]
+    return [wq.Phrase(f, list(stems), boost=TEXT_FIELDS[f]) for f in PHRASE_FIELDS]
+
+
+def _group_query(group):
+    if group.kind == "prefix":
+        prefix = group.alternatives[0][0]
+        parts = [wq.Prefix(f, prefix, boost=TEXT_FIELDS[f] * 0.8) for f in PREFIX_FIELDS]
+        parts += _alternative(group.stems)
+        return wq.Or(parts)
+    alternatives = group.alternatives or [group.stems]
+    parts = []
+    for n, alt in enumerate(alternatives):
+        for q in _alternative(alt):
+            if n and alt != group.stems:  # a synonym or a correction counts a little less than the word typed
+                q.boost *= 0.9
+            parts.append(q)
+    return wq.Or(parts)
+
+
+def build(groups, excluded, mode):
+    parts = [_group_query(g) for g in groups]
+    if not parts:
+        return None
+    combined = wq.And(parts) if mode == "all" else wq.Or(parts, scale=0.9)
+    if excluded:
+        combined = wq.AndNot(combined, wq.Or([wq.Term(f, s) for s in excluded for f in TEXT_FIELDS]))
+    return combined
+
+
+def _known(reader, stems):
+    return any(reader.doc_frequency(f, s) for s in stems for f in TEXT_FIELDS)
+
+
+def correct_typos(reader, groups, language):
+    """Words the index has never seen get their nearest known spellings (from the unstemmed
+    vocabulary, so "Did you mean" shows real words). Returns True if anything was corrected."""
+    corrected = False
+    for group in groups:
+        if group.kind != "word" or group.alternatives or _known(reader, group.stems):
+            continue
+        word = analysis.fold(group.raw.lower())
+        if len(word) < 3 or not word.isalpha():
+            continue
+        corrector = reader.corrector("vocabulary")
+        suggestions = corrector.suggest(word, limit=3, maxdist=1 if len(word) < 6 else 2, prefix=1)
+        if not suggestions:
+            continue
+        group.correction = suggestions[0]
+        group.alternatives = list(dict.fromkeys(
+            tuple(analysis.words(s, language)) for s in suggestions if analysis.words(s, language)))
+        corrected = True
+    return corrected
+
+
+# -- Searchers, one per thread per worker -----------------------------------------------------------
+
+_local = threading.local()
+
+
+def searcher():
+    """A warm searcher on the live generation: reopened when `kb reindex` swapped it, refreshed when
+    another process committed, and first brought up to the feed head if this process sees it behind."""
+    root = search_index.index_dir()
+    current = search_index.current_generation(root)
+    held = getattr(_local, "held", None)
+    if held is None or held[0] != root or held[1] != current or current is None:
+        if held is not None:
+            held[2].close()
+        name, ix = search_index.open_index(root)
+        held = _local.held = [root, name, ix.searcher(weighting=RankedBM25F())]
+    s = held[2]
+    if not s.up_to_date():
+        s = held[2] = s.refresh()
+    meta = search_index.read_meta(s)
+    if meta["watermark"] < search_index.feed_head():
+        result = search_index.apply_feed(root, timeout=current_app.config["SEARCH_CATCHUP_TIMEOUT"])
+        if result.applied:
+            s = held[2] = s.refresh()
+    return s
+
+
+# -- Results cache: per index state, so it can never serve a result older than the index -------------
+
+_cache = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 512
+
+
+def _cached(key, compute):
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
+
+
+# -- Searching --------------------------------------------------------------------------------------
+
+@dataclass
+class Filters:
+    collection: tuple = ()
+    tag: tuple = ()
+    status: tuple = ()
+    owner: tuple = ()
+    public_only: bool = False
+
+    def query(self):
+        parts = []
+        for name, values in (("collection", self.collection), ("tags", self.tag), ("status", self.status),
+                             ("owner", self.owner)):
+            if values:
+                parts.append(wq.Or([wq.Term(name, str(v).lower() if name == "tags" else str(v))
+                                    for v in values]))
+        if self.public_only:
+            parts.append(wq.Term("public", True))
+        return wq.And(parts) if parts else None
+
+
+@dataclass
+class Hit:
+    id: int
+    title: str
+    snippet: str
+    status: str
+    reasons: list
+    collection_id: int
+    tags: list
+    verified_at: str
+    score: float
+    explain: dict | None = None
+
+
+@dataclass
+class Results:
+    hits: list
+    total: int
+    did_you_mean: str | None = None
+    next_cursor: str | None = None
+    notice: str | None = None
+    mode: str = "all"
+    facets: dict | None = None
+    terms: list = field(default_factory=list)  # stems matched, for highlighting elsewhere
+
+
+def encode_cursor(offset):
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    """An opaque cursor → offset; anything unreadable starts from the top."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        offset = int(raw[1:]) if raw.startswith("o") else 0
+    except (ValueError, UnicodeDecodeError):
+        return 0
+    return offset if 0 <= offset <= 10_000 else 0
+
+
+def search(text, filters=None, limit=10, offset=0, include_archived=False, facets=False, explain=False,
+           prefix_last=False, synonyms=None):
+    """The one search every channel calls. `synonyms`: compiled table (see `compile_synonyms`)."""
+    filters = filters or Filters()
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    s = searcher()
+    key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
+           search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
+           include_archived, facets, explain, prefix_last, id(synonyms))
+    return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
+                                        prefix_last, synonyms or {}))
+
+
+def _search(s, text, filters, limit, offset, include_archived, facets, explain, prefix_last, synonyms):
+    language = search_index.language()
+    parsed = parse(text, language, current_app.config["SEARCH_MAX_QUERY_CHARS"], prefix_last)
+    if not parsed.groups:
+        message = parsed.notice or ("Type a word or two from the customer's question." if not (text or "").strip()
+                                    else "Nothing to search for in that: try words from the customer's question.")
+        return Results([], 0, notice=message)
+    groups = apply_synonyms(parsed.groups, synonyms)
+    corrected = correct_typos(s.reader(), groups, language)
+    did_you_mean = None
+    if corrected:
+        did_you_mean = " ".join(g.correction or g.raw for g in groups)
+    mask = None if include_archived or policy.ARCHIVED in filters.status else wq.Term("status", policy.ARCHIVED)
+    filter_q = filters.query()
+    grouped = None
+    if facets:
+        grouped = {
+            "collection": sorting.FieldFacet("collection", maptype=sorting.Count),
+            "status": sorting.FieldFacet("status", maptype=sorting.Count),
+            "tag": sorting.FieldFacet("tags", allow_overlap=True, maptype=sorting.Count),
+            "owner": sorting.FieldFacet("owner", maptype=sorting.Count),
+        }
+    mode = "all"
+    q = build(groups, parsed.excluded, mode)
+    kwargs = {"limit": offset + limit, "filter": filter_q, "mask": mask, "groupedby": grouped, "terms": explain}
+    results = s.search(q, **kwargs)
+    if len(results) < FEW and len(groups) > 1:
+        mode = "any"
+        results = s.search(build(groups, parsed.excluded, mode), **kwargs)
+    total = len(results)
+    hits = [_hit(hit, explain) for hit in results[offset:offset + limit]]
+    next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
+    facet_counts = None
+    if facets:
+        facet_counts = {name: sorted(results.groups(name).items(), key=lambda kv: (-kv[1], kv[0]))
+                        for name in grouped}
+    notice = parsed.notice
+    if mode == "any" and total:
+        notice = notice or "No card matches every word; showing cards that match some of them."
+    stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
+    return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts, stems)
+
+
+_formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+_fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=70)
+
+
+def _hit(hit, explain):
+    stored = hit.fields()
+    plain = stored.get("plain", "")
+    hit.results.formatter = _formatter
+    hit.results.fragmenter = _fragmenter
+    snippet = hit.highlights("answer", text=plain, top=2) if plain else ""
+    if not snippet:
+        from markupsafe import escape
+        snippet = str(escape(plain[:SNIPPET_CHARS] + ("…" if len(plain) > SNIPPET_CHARS else "")))
+    rank = _rank_column(hit.searcher)[hit.docnum]
+    info = None
+    if explain:
+        matched = {}
+        if hit.results.has_matched_terms():
+            for fieldname, term in hit.matched_terms():
+                matched.setdefault(fieldname, []).append(term.decode() if isinstance(term, bytes) else str(term))
+        info = {"bm25f": round(hit.score / rank, 4) if rank else hit.score, "rank_multiplier": round(rank, 4),
+                "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
+                "matched": {f: sorted(t) for f, t in matched.items()}}
+    return Hit(
+        id=int(stored["id"]), title=stored["title"], snippet=snippet, status=stored["status"],
+        reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
+        collection_id=int(stored["collection"]), tags=[t for t in stored.get("tags", "").split(",") if t],
+        verified_at=stored.get("verified_at") or None, score=round(hit.score, 4), explain=info)
+
+
+def timed(fn, *args, **kwargs):
+    """(result, milliseconds): the search log records how long the agent waited."""
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, (time.perf_counter() - started) * 1000
