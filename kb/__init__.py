@@ -36,6 +36,7 @@ def create_app(config=None, instance_path=None):
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
     from kb.search import index  # noqa: F401  (applies the change feed after every commit)
+    from kb.search import views as search_views
     from kb.verification import checker  # noqa: F401  (keeps card status current at every commit)
     from kb.verification import views as verification_views
 
@@ -48,6 +49,7 @@ def create_app(config=None, instance_path=None):
     app.register_blueprint(card_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(verification_views.bp)
+    app.register_blueprint(search_views.bp)
     return app
 
 

@@ -269,7 +269,43 @@ def index_status_command(as_json, catch_up, optimize):
         raise SystemExit(1)
 
 
+@click.group("synonyms")
+def synonyms_group():
+    """Synonym sets used by search (applied at query time: no reindex needed)."""
+
+
+@synonyms_group.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--merge", is_flag=True, help="Add to the existing sets instead of replacing them.")
+@with_appcontext
+def synonyms_import_command(path, merge):
+    """Load sets from FILE: one per line, terms separated by commas, `#` comments. All or nothing."""
+    from kb.search import synonyms
+    from kb.validation import Invalid
+
+    try:
+        count = synonyms.import_sets(path.read(), None, replace=not merge)
+    except Invalid as error:
+        db.session.rollback()
+        for where, message in error.errors.items():
+            click.echo(f"{path.name}: {where}: {message}", err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"{count} synonym sets {'added' if merge else 'imported (replacing the previous ones)'}.")
+
+
+@synonyms_group.command("list")
+@with_appcontext
+def synonyms_list_command():
+    """Print the sets in the import format."""
+    from kb.models import SynonymSet
+
+    for row in db.session.scalars(select(SynonymSet).order_by(SynonymSet.id)):
+        click.echo(row.terms)
+
+
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
-                    export_command, check_stale_command, digest_command, reindex_command, index_status_command):
+                    export_command, check_stale_command, digest_command, reindex_command, index_status_command,
+                    synonyms_group):
         app.cli.add_command(command)

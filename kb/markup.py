@@ -141,5 +141,13 @@ def strip_markdown(text):
     return re.sub(r"\s+", " ", _MARKS.sub(r"\1", text)).strip()
 
 
+def mark_placeholders(html):
+    """Wrap `{placeholder}` fields of rendered (already safe) HTML in <mark>, in text only, never in tags."""
+    parts = re.split(r"(<[^>]*>)", str(html))
+    marked = [p if p.startswith("<") else PLACEHOLDER.sub(r'<mark class="placeholder">{\1}</mark>', p) for p in parts]
+    return Markup("".join(marked))
+
+
 def init_app(app):
     app.jinja_env.filters["markdown"] = render
+    app.jinja_env.filters["mark_placeholders"] = mark_placeholders

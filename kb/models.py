@@ -377,6 +377,69 @@ class CardUsage(db.Model):
     last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+
+class CardVisit(db.Model):
+    """A user's last look at a card: "Recently viewed" on the search page."""
+
+    __tablename__ = "card_visits"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SynonymSet(db.Model):
+    """Words agents use for the same thing ("refund, money back"), applied to queries, not the index."""
+
+    __tablename__ = "synonym_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[str] = mapped_column(Text)  # comma-separated, as an admin wrote them
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def term_list(self):
+        return [t.strip() for t in self.terms.split(",") if t.strip()]
+
+
+class SearchEvent(db.Model):
+    """One search as an agent saw it: the gap report reads searches that found nothing or led nowhere."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    query: Mapped[str] = mapped_column(String(300))
+    normalized: Mapped[str] = mapped_column(String(300), index=True)
+    results: Mapped[int] = mapped_column(default=0)
+    latency_ms: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    opened_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"))
+    copied_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"))
+
+    user: Mapped[User | None] = relationship()
+
+
+class CardRequest(db.Model):
+    """A knowledge gap turned into work: a team is asked for a card; the requester hears when it exists."""
+
+    __tablename__ = "card_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(String(300))
+    normalized: Mapped[str] = mapped_column(String(300), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    searches: Mapped[int] = mapped_column(default=0)  # how many searches the gap had when requested
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    team: Mapped[Team] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+    card: Mapped[Card | None] = relationship()
+
 def _card_id_of(obj):
     if isinstance(obj, Card):
         return obj.id

@@ -42,3 +42,214 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
       .forEach(function (other) { other.checked = box.checked; });
   });
 });
+
+// Search as you type: "/" focuses the box; results come from /api/v1/search (the same ranking as the
+// results page); ↑/↓ move, Enter opens, Escape closes. Without JavaScript the box submits to /search.
+(function () {
+  "use strict";
+  var input = document.getElementById("site-search"), list = document.getElementById("search-suggest");
+  if (!input || !list) return;
+  var timer = null, seq = 0, active = -1, items = [];
+
+  document.addEventListener("keydown", function (event) {
+    var tag = (event.target.tagName || "").toLowerCase();
+    if (event.key === "/" && !event.ctrlKey && !event.metaKey && tag !== "input" && tag !== "textarea" &&
+        tag !== "select" && !event.target.isContentEditable) {
+      event.preventDefault();
+      input.focus();
+      input.select();
+    }
+  });
+
+  function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text;
+    return node;
+  }
+  var LABELS = { verified: "Verified", due_soon: "Due soon", needs_verification: "Needs verification",
+                 draft: "Draft", archived: "Archived" };
+
+  function render(data) {
+    list.textContent = "";
+    items = [];
+    active = -1;
+    if (data.did_you_mean) list.appendChild(el("div", "suggest-note", "Did you mean: " + data.did_you_mean));
+    if (data.notice && !data.results.length) list.appendChild(el("div", "suggest-note", data.notice));
+    data.results.forEach(function (r, i) {
+      var row = el("div", "suggest-item");
+      row.setAttribute("role", "option");
+      row.id = "suggest-" + i;
+      var link = el("a", "suggest-title", r.title);
+      link.href = r.url;
+      var badge = el("span", "badge badge-" + r.status, LABELS[r.status] || r.status);
+      badge.title = r.reasons.map(function (x) { return x.message; }).join(" ");
+      var snippet = el("div", "snippet");
+      snippet.innerHTML = r.snippet;  // server-escaped text with <mark> highlights only
+      var meta = el("div", "meta", (r.collection.name || "") + " · " +
+                    (r.verified_at ? "verified " + r.verified_at.slice(0, 10) : "never verified"));
+      var copy = el("button", "button small copy-answer", "Copy answer");
+      copy.type = "button";
+      copy.setAttribute("data-card", r.id);
+      if (data.search_id) copy.setAttribute("data-sid", data.search_id);
+      var head = el("div", "suggest-head");
+      head.appendChild(link); head.appendChild(badge); head.appendChild(copy);
+      row.appendChild(head); row.appendChild(snippet); row.appendChild(meta);
+      row.appendChild(el("div", "copy-panel"));
+      row.lastChild.hidden = true;
+      row.addEventListener("mousedown", function (event) { if (event.target === row) event.preventDefault(); });
+      list.appendChild(row);
+      items.push(row);
+    });
+    var all = el("a", "suggest-all", data.total ? "All " + data.total + " results →" : "No cards found. Search anyway →");
+    all.href = "/search?q=" + encodeURIComponent(input.value);
+    list.appendChild(all);
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+  }
+
+  function highlight(index) {
+    items.forEach(function (row, i) { row.classList.toggle("active", i === index); row.setAttribute("aria-selected", i === index); });
+    active = index;
+    if (index >= 0) { input.setAttribute("aria-activedescendant", items[index].id); items[index].scrollIntoView({ block: "nearest" }); }
+    else input.removeAttribute("aria-activedescendant");
+  }
+
+  function query() {
+    var text = input.value;
+    if (!text.trim()) { close(); return; }
+    var mine = ++seq;
+    fetch("/api/v1/search?limit=8&prefix=1&q=" + encodeURIComponent(text), { credentials: "same-origin",
+      headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data && mine === seq) render(data); })
+      .catch(function () { /* the form still submits to /search */ });
+  }
+
+  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(query, 120); });
+  input.addEventListener("focus", function () { if (input.value.trim() && items.length) { list.hidden = false; } });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown" && items.length) { event.preventDefault(); highlight(Math.min(active + 1, items.length - 1)); }
+    else if (event.key === "ArrowUp" && items.length) { event.preventDefault(); highlight(Math.max(active - 1, -1)); }
+    else if (event.key === "Enter" && active >= 0) { event.preventDefault(); window.location.href = items[active].querySelector("a").href; }
+    else if (event.key === "Escape") { close(); }
+  });
+  document.addEventListener("click", function (event) { if (!input.form.contains(event.target)) close(); });
+})();
+
+// "Copy answer": the customer-facing answer as chat-ready plain text. Placeholders such as
+// {customer_name} are offered as fields first; the copy is counted (ranking and the gap report).
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+
+  function writeClipboard(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {  // plain-HTTP intranets: the older way
+      var area = document.createElement("textarea");
+      area.value = text; area.setAttribute("readonly", ""); area.style.position = "fixed"; area.style.opacity = "0";
+      document.body.appendChild(area); area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(area);
+      if (ok) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+
+  function done(button, panel, text, data) {
+    return writeClipboard(text).then(function () {
+      button.textContent = "Copied ✓";
+      button.setAttribute("data-copied", text);
+      setTimeout(function () { button.textContent = "Copy answer"; }, 2500);
+      if (panel) { panel.hidden = true; panel.textContent = ""; }
+      var body = new FormData();
+      if (button.getAttribute("data-sid")) body.append("sid", button.getAttribute("data-sid"));
+      fetch("/cards/" + data.id + "/copied", { method: "POST", credentials: "same-origin", body: body,
+        headers: { "X-CSRFToken": csrf } }).catch(function () {});
+    }, function () {
+      if (!panel) return;  // show the text so the agent can copy it by hand
+      panel.hidden = false; panel.textContent = "";
+      var area = document.createElement("textarea");
+      area.value = text; area.rows = 6; panel.appendChild(area); area.select();
+    });
+  }
+
+  function fill(button, panel, data) {
+    panel.textContent = "";
+    panel.hidden = false;
+    var form = document.createElement("form");
+    form.className = "placeholder-form";
+    var heading = document.createElement("p");
+    heading.textContent = "Fill in before copying:";
+    form.appendChild(heading);
+    data.placeholders.forEach(function (name, i) {
+      var label = document.createElement("label");
+      label.textContent = name.replace(/_/g, " ");
+      var field = document.createElement("input");
+      field.name = name; field.setAttribute("data-placeholder", name);
+      label.appendChild(field); form.appendChild(label);
+      if (i === 0) setTimeout(function () { field.focus(); }, 0);
+    });
+    var go = document.createElement("button");
+    go.type = "submit"; go.className = "button small"; go.textContent = "Copy";
+    form.appendChild(go);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = data.text;
+      data.placeholders.forEach(function (name) {
+        var value = form.elements[name].value.trim();
+        if (value) text = text.split("{" + name + "}").join(value);
+      });
+      done(button, panel, text, data);
+    });
+    panel.appendChild(form);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".copy-answer") : null;
+    if (!button) return;
+    event.preventDefault();
+    var holder = button.closest(".hit, .suggest-item, .answer") || document;
+    var panel = holder.querySelector(".copy-panel") ||
+      (button.closest(".card-page") && button.closest(".card-page").querySelector(".copy-panel"));
+    fetch("/cards/" + button.getAttribute("data-card") + "/answer.json", { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (data.placeholders.length && panel) fill(button, panel, data);
+        else done(button, panel, data.text, data);
+      });
+  });
+})();
+
+// Duplicate check while writing a title: similar existing cards, before saving.
+(function () {
+  "use strict";
+  var title = document.querySelector("input[data-similar]"), box = document.getElementById("similar");
+  if (!title || !box) return;
+  var timer = null, seq = 0;
+  function check() {
+    var mine = ++seq, exclude = title.getAttribute("data-similar");
+    fetch("/search/similar?title=" + encodeURIComponent(title.value) + (exclude ? "&exclude=" + exclude : ""),
+          { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || mine !== seq) return;
+        box.textContent = "";
+        box.hidden = !data.results.length;
+        if (!data.results.length) return;
+        var p = document.createElement("p");
+        p.textContent = "Similar cards already exist. Update one of them instead of adding a duplicate?";
+        box.appendChild(p);
+        var ul = document.createElement("ul");
+        data.results.forEach(function (r) {
+          var li = document.createElement("li"), a = document.createElement("a");
+          a.href = r.url; a.target = "_blank"; a.textContent = r.title;
+          li.appendChild(a); ul.appendChild(li);
+        });
+        box.appendChild(ul);
+      }).catch(function () {});
+  }
+  title.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 300); });
+  if (title.value) check();
+})();

@@ -12,7 +12,8 @@ from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
 from kb.dates import utcnow, zone
 from kb.extensions import db
-from kb.models import VERIFIER_ROLES, Card, CardUsage, Collection, Team, User
+from kb.models import VERIFIER_ROLES, Card, CardRequest, Collection, Team, User
+from kb.search import gaps, usage
 from kb.verification import flags, policy
 from kb.verification.facts import facts_for, user_active_at
 from kb.verification.forms import FlagForm
@@ -87,24 +88,12 @@ def detail(card_id, verify_form=None):
     now = utcnow()
     status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
     if verify_form is None:
-        count_view(card, now)
+        usage.record(card, current_user, "view", search_id=request.args.get("sid", type=db_int), now=now)
     return render_template(
         "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
         changes_since_verified=changes, verified_revision=verified, open_flags=flags.open_flags(card),
         flag_form=FlagForm(),
     ), 400 if verify_form is not None else 200
-
-
-def count_view(card, now):
-    """Count a view (ranks the verification queue and, later, search); never blocks the page."""
-    counted = db.session.execute(update(CardUsage).where(CardUsage.card_id == card.id)
-                                 .values(views=CardUsage.views + 1, last_viewed_at=now))
-    if counted.rowcount == 0:
-        db.session.add(CardUsage(card_id=card.id, views=1, copies=0, last_viewed_at=now))
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request counted the first view at the same moment
-        db.session.rollback()
 
 
 def card_revision_view(card):
@@ -162,18 +151,29 @@ def new():
         else:
             form.set_interval(90)
         form.owner.data = current_user.id
+    card_request = db.session.get(CardRequest, request.values.get("request", type=db_int) or 0)
+    if card_request is not None and card_request.fulfilled_at is not None:
+        card_request = None
+    if request.method == "GET" and card_request is not None:
+        form.title.data = card_request.query
     if form.validate_on_submit():
         coll, owner, team = _chosen(form)
-        saved, card = save(form, lambda: operations.create_card(
-            collection=coll, owner=owner, verifier_team=team, author=current_user,
-            title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
-            tags=form.tags.data or "", interval_days=form.interval_days(), is_public=form.is_public.data,
-            summary=form.summary.data or "Created",
-        ), CARD_FIELDS)
+
+        def create():
+            card = operations.create_card(
+                collection=coll, owner=owner, verifier_team=team, author=current_user,
+                title=form.title.data, answer=form.answer.data, internal_notes=form.internal_notes.data,
+                tags=form.tags.data or "", interval_days=form.interval_days(), is_public=form.is_public.data,
+                summary=form.summary.data or "Created")
+            gaps.fulfil(card_request, card)  # the agent who asked hears that the card exists
+            return card
+
+        saved, card = save(form, create, CARD_FIELDS)
         if saved:
             flash("Card created. It is a draft until someone verifies it.", "success")
             return redirect(url_for("cards.detail", card_id=card.id))
-    return render_template("cards/edit.html", form=form, card=None), 400 if form.errors else 200
+    return render_template("cards/edit.html", form=form, card=None, card_request=card_request), \
+        400 if form.errors else 200
 
 
 @bp.route("/cards/<int:card_id>/edit", methods=["GET", "POST"])

@@ -78,6 +78,7 @@ def store(verdicts, now, unless_newer_than=None):
             values = {"card_id": v.card_id, "status": current[0], "reasons": reasons, "due_at": current[2],
                       "stale_since": current[3], "checked_at": stamp}
             (inserts if prev is None else updates).append(values)
+    changed_ids = [row["card_id"] for row in inserts + updates]
     # Core executemany: several times faster than ORM bulk operations for 100,000 rows.
     table = CardState.__table__
     if inserts:
@@ -89,9 +90,8 @@ def store(verdicts, now, unless_newer_than=None):
         db.session.execute(
             statement.values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
             [{**row, "key": row.pop("card_id")} for row in updates])
-    if inserts or updates:  # the search index ranks and filters by status: it re-reads these cards
-        db.session.execute(CardChange.__table__.insert(), [
-            {"card_id": row.get("card_id", row.get("key")), "changed_at": stamp} for row in inserts + updates])
+    if changed_ids:  # the search index ranks and filters by status: it re-reads these cards
+        db.session.execute(CardChange.__table__.insert(), [{"card_id": i, "changed_at": stamp} for i in changed_ids])
         db.session.info["kb.feed_written"] = True
     return len(inserts) + len(updates)
 

@@ -1,5 +1,14 @@
 """Pages of the verification workflow: the expert's queue, flags, notifications, the trust dashboard."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select, update
 
@@ -10,6 +19,7 @@ from kb.cards.views import get_card
 from kb.dates import local, utcnow
 from kb.extensions import db
 from kb.models import VERIFIER_ROLES, Card, Collection, Flag, Notification, Team, User
+from kb.search import conflicts
 from kb.validation import Invalid
 from kb.verification import dashboard, flags, policy
 from kb.verification.facts import user_active_at
@@ -128,7 +138,8 @@ def trust_dashboard():
     figures = dashboard.current_figures(utcnow())
     points = dashboard.trend(local(utcnow()).date(), figures["score"])
     return render_template("verification/dashboard.html", figures=figures, chart=dashboard.trend_svg(points),
-                           points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS)
+                           points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS,
+                           conflicts=conflicts.possible_conflicts())
 
 
 @bp.get("/notifications")

@@ -1,0 +1,138 @@
+"""One search for every caller: request arguments → checked parameters → results → JSON-ready dicts.
+
+The results page, the as-you-type box and `/api/v1/search` all go through `run`, so they rank,
+filter and log the same way.
+"""
+from dataclasses import dataclass
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kb.extensions import db
+from kb.models import Card, Collection, User
+from kb.search import gaps, query, synonyms
+from kb.validation import Invalid
+from kb.verification import policy
+from kb.web import status_of
+
+MAX_FILTER_VALUES = 20
+
+
+@dataclass
+class Params:
+    q: str = ""
+    filters: query.Filters = None
+    limit: int = 10
+    offset: int = 0
+    include_archived: bool = False
+
+
+def _ids(values, name):
+    out = []
+    for value in values[:MAX_FILTER_VALUES]:
+        if not value:
+            continue
+        if not value.isdigit() or len(value) > 18:
+            raise Invalid({name: f"{value[:40]!r} is not an id"})
+        out.append(int(value))
+    return tuple(out)
+
+
+def _collections(values):
+    """Collections by id or slug (the API takes either)."""
+    ids, slugs = [], []
+    for value in values[:MAX_FILTER_VALUES]:
+        if value.isdigit() and len(value) <= 18:
+            ids.append(int(value))
+        elif value:
+            slugs.append(value[:100])
+    if slugs:
+        found = dict(db.session.execute(select(Collection.slug, Collection.id).where(Collection.slug.in_(slugs))).all())
+        missing = [s for s in slugs if s not in found]
+        if missing:
+            raise Invalid({"collection": f"there is no collection {missing[0]!r}"})
+        ids += found.values()
+    return tuple(ids)
+
+
+def params_from(args, max_limit=query.MAX_LIMIT):
+    """Read and check search arguments (query string of the page or the API); Invalid names the field."""
+    limit = args.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= max_limit:
+        raise Invalid({"limit": f"use a whole number from 1 to {max_limit}"})
+    statuses = tuple(v for v in args.getlist("status") if v)
+    unknown = [s for s in statuses if s not in policy.STATUSES]
+    if unknown:
+        raise Invalid({"status": f"{unknown[0][:40]!r} is not one of {', '.join(policy.STATUSES)}"})
+    cursor = args.get("cursor") or ""
+    offset = query.decode_cursor(cursor)
+    if cursor and not offset:
+        raise Invalid({"cursor": "use the next_cursor of a previous response"})
+    filters = query.Filters(collection=_collections(args.getlist("collection")),
+                            tag=tuple(t.strip().lower()[:40] for t in args.getlist("tag") if t.strip()),
+                            status=statuses, owner=_ids(args.getlist("owner"), "owner"))
+    return Params(q=args.get("q", ""), filters=filters, limit=int(limit), offset=offset,
+                  include_archived=args.get("archived") in ("1", "true", "yes"))
+
+
+def run(params, user=None, facets=False, explain=False, prefix_last=False, log=True):
+    """Search, then log it (for the gap report). Returns (results, search id or None)."""
+    results, ms = query.timed(query.search, params.q, params.filters, params.limit, params.offset,
+                              params.include_archived, facets, explain, prefix_last, synonyms.table())
+    search_id = None
+    if log and params.offset == 0 and (params.q or "").strip():
+        search_id = gaps.log_search(user, params.q, results.total, ms)
+    return results, search_id
+
+
+def cards_for(hits):
+    ids = [h.id for h in hits]
+    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
+        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner))).all()
+    return {c.id: c for c in cards}
+
+
+def hit_json(hit, card, search_id=None, explain=False):
+    """One result as the API documents it. Status and reasons are the card's live ones."""
+    if card is not None:
+        st = status_of(card)
+        status, reasons = st.code, [{"code": r.code, "message": r.message} for r in st.reasons]
+        collection = {"id": card.collection_id, "name": card.collection.name, "slug": card.collection.slug}
+        verified_at = card.verified_at.isoformat().replace("+00:00", "Z") if card.verified_at else None
+    else:  # removed since the index saw it: the feed will drop it
+        status, reasons, collection, verified_at = hit.status, [], {"id": hit.collection_id}, hit.verified_at
+    url = url_for("cards.detail", card_id=hit.id, sid=search_id) if search_id else url_for("cards.detail",
+                                                                                             card_id=hit.id)
+    out = {"id": hit.id, "title": hit.title, "snippet": hit.snippet, "status": status, "reasons": reasons,
+           "collection": collection, "tags": hit.tags, "verified_at": verified_at, "url": url}
+    if explain and hit.explain is not None:
+        out["explain"] = hit.explain
+    return out
+
+
+def results_json(results, search_id=None, explain=False):
+    cards = cards_for(results.hits)
+    body = {
+        "results": [hit_json(h, cards.get(h.id), search_id, explain) for h in results.hits if h.id in cards],
+        "total": results.total,
+        "did_you_mean": results.did_you_mean,
+        "next_cursor": results.next_cursor,
+        "notice": results.notice,
+        "search_id": search_id,
+    }
+    if results.facets is not None:
+        body["facets"] = facet_json(results.facets)
+    return body
+
+
+def facet_json(facets):
+    """Facet counts with names a person reads (collections and owners by name)."""
+    collection_ids = [int(k) for k, _ in facets.get("collection", []) if str(k).isdigit()]
+    owner_ids = [int(k) for k, _ in facets.get("owner", []) if str(k).isdigit()]
+    names = dict(db.session.execute(select(Collection.id, Collection.name).where(Collection.id.in_(collection_ids))).all())
+    owners = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))).all())
+    label = {"collection": lambda k: names.get(int(k), k), "owner": lambda k: owners.get(int(k), k),
+             "status": lambda k: policy.LABELS.get(k, k), "tag": lambda k: k}
+    return {name: [{"value": str(k), "label": str(label[name](k)), "count": n} for k, n in values if k]
+            for name, values in facets.items()}
