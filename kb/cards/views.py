@@ -1,8 +1,7 @@
 """Card pages: home, collections, a card, the editor, verification, history and diffs."""
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from kb import markup

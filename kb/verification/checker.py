@@ -14,7 +14,18 @@ from sqlalchemy.orm import Session
 
 from kb.dates import local, local_day, utcnow, zone
 from kb.extensions import db, insert_ignoring_conflicts
-from kb.models import Card, CardChange, CardLink, CardState, Collection, Membership, Notification, Team, TrustSnapshot, User
+from kb.models import (
+    Card,
+    CardChange,
+    CardLink,
+    CardState,
+    Collection,
+    Membership,
+    Notification,
+    Team,
+    TrustSnapshot,
+    User,
+)
 from kb.verification import policy
 from kb.verification.facts import all_facts, user_is_active_at
 from kb.verification.notify import leads_or_admins, notify_many
