@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from flask import current_app
 from whoosh import highlight, sorting
 from whoosh import query as wq
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
 
 from kb.search import analysis
 from kb.search import index as search_index
@@ -232,13 +234,51 @@ def searcher():
         held = _local.held = [root, name, ix.searcher(weighting=RankedBM25F())]
     s = held[2]
     if not s.up_to_date():
-        s = held[2] = s.refresh()
+        s = held[2] = refreshed(s)
     meta = search_index.read_meta(s)
     if meta["watermark"] < search_index.feed_head():
         result = search_index.apply_feed(root, timeout=current_app.config["SEARCH_CATCHUP_TIMEOUT"])
         if result.applied:
-            s = held[2] = s.refresh()
+            s = held[2] = refreshed(s)
     return s
+
+
+def refreshed(old):
+    """A searcher on the latest commit, reusing the segment readers that did not change.
+
+    Not `Searcher.refresh()`: whoosh-reloaded 2.7.5 reuses a segment's reader even when documents in
+    it were deleted since (an updated card then appears twice) and keeps merged-away segments.
+    Segments are equal by id; one whose deletion count moved gets a new reader.
+    """
+    ix = old._ix
+    for attempt in range(10):
+        try:
+            toc = ix._read_toc()
+            previous = {r.segment().segment_id(): r for r, _ in old.reader().leaf_readers()
+                        if r.segment() is not None}
+            readers, reused = [], set()
+            for segment in toc.segments:
+                reader = previous.get(segment.segment_id())
+                if reader is not None and reader.segment().deleted_count() == segment.deleted_count():
+                    reused.add(segment.segment_id())
+                else:
+                    reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                readers.append(reader)
+            break
+        except OSError:  # a writer removed a merged segment's files while we read the TOC: read it again
+            if attempt == 9:
+                raise
+            time.sleep(0.05)
+    if not readers:
+        reader = EmptyReader(toc.schema)
+    elif len(readers) == 1:
+        reader = readers[0]
+    else:
+        reader = MultiReader(readers, generation=toc.generation)
+    for segment_id, stale in previous.items():
+        if segment_id not in reused:
+            stale.close()
+    return Searcher(reader, weighting=old.weighting, fromindex=ix)
 
 
 # -- Results cache: per index state, so it can never serve a result older than the index -------------
