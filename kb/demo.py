@@ -8,7 +8,7 @@ from kb.cards import operations as cards
 from kb.dates import utcnow
 from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
 from kb.extensions import db
-from kb.models import VERIFIER_ROLES, Card, Collection, User
+from kb.models import VERIFIER_ROLES, Card, Collection, SynonymSet, User
 from kb.verification import checker, flags
 
 
@@ -98,8 +98,25 @@ def seed(now=None, with_cards=True):
         for days_ago in range(30, 0, -1):
             instant = now - timedelta(days=days_ago)
             checker.snapshot(checker.evaluate(instant), instant)
+    if with_cards and db.session.scalar(select(SynonymSet.id).limit(1)) is None:
+        db.session.add_all(SynonymSet(terms=terms, updated_at=now) for terms in SYNONYMS)
+        created["synonym sets"] = len(SYNONYMS)
     db.session.flush()
     return "Demo data: " + ", ".join(f"{n} {what} added" for what, n in created.items())
+
+
+# Words agents and customers use for the same thing (admins edit them under Synonyms).
+SYNONYMS = [
+    "cancel, cancellation, void order, call off",
+    "refund, money back, reimbursement, reimburse",
+    "parcel, package",
+    "damaged, broken, defective, faulty",
+    "late, delayed, overdue",
+    "exchange, swap",
+    "double charge, charged twice, duplicate charge",
+    "gift card, voucher",
+    "wrong address, incorrect address",
+]
 
 
 # Open flags agents raised: (card key, user key, kind, comment).
