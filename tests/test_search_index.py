@@ -1,0 +1,207 @@
+"""The index as a projection of the database: every committed change reaches it, whatever happens."""
+import json
+import multiprocessing
+import os
+import threading
+
+from sqlalchemy import select
+
+from kb.cards import operations
+from kb.extensions import db
+from kb.models import Card, CardChange, User
+from kb.search import index as si
+from kb.search import query
+
+
+def found(text, **kwargs):
+    query._cache.clear()
+    return [h.id for h in query.search(text, **kwargs).hits]
+
+
+def test_create_edit_archive_and_delete_reach_the_index(app, world):
+    card_id = world["billing_card"].id
+    with app.app_context():
+        assert found("refunds") == [card_id]  # created by the fixture: applied right after its commit
+        card = db.session.get(Card, card_id)
+        operations.edit_card(card, author=card.owner, answer="Refunds take 5 days. Ask for the zebra form.")
+        db.session.commit()
+        assert found("zebra") == [card_id]
+        operations.set_archived(card, card.owner, True)
+        db.session.commit()
+        assert found("zebra") == []  # archived cards are hidden unless asked for
+        assert found("zebra", include_archived=True) == [card_id]
+        db.session.delete(db.session.get(Card, card_id))
+        db.session.commit()
+        assert found("zebra", include_archived=True) == []
+        assert si.status()["lag"] == 0
+
+
+def test_a_crash_between_commit_and_index_write_loses_nothing(app, world):
+    """Simulated by committing with the after-commit apply switched off: the feed still holds the change,
+    and the next search (finding the index behind the feed head) catches up before answering."""
+    with app.app_context():
+        app.config["SEARCH_SYNC_ON_COMMIT"] = False
+        card = db.session.get(Card, world["shipping_card"].id)
+        operations.edit_card(card, author=card.owner, title="How long does parcel delivery take to Iceland?")
+        db.session.commit()
+        info = si.status()
+        assert info["lag"] >= 1 and info["watermark"] < info["feed_head"]
+        assert found("iceland") == [card.id]
+        assert si.status()["lag"] == 0
+
+
+def test_a_busy_index_defers_to_the_feed_instead_of_failing(app, world):
+    """Another process holds Whoosh's lock: the write commits, the user sees no error, the change waits in
+    the feed and is applied once the lock is free."""
+    with app.app_context():
+        _, ix = si.open_index()
+        held = ix.writer()  # the lock, as another process would hold it
+        try:
+            app.config["SEARCH_WRITER_TIMEOUT"] = 0.2
+            card = db.session.get(Card, world["billing_card"].id)
+            operations.edit_card(card, author=card.owner, answer="Refunds take 5 days via the walrus desk.")
+            db.session.commit()  # must not raise
+            assert si.status()["lag"] >= 1
+            app.config["SEARCH_CATCHUP_TIMEOUT"] = 0.05
+            query._cache.clear()
+            assert query.search("walrus").hits == []  # still locked: answered from the index as it is
+        finally:
+            held.cancel()
+        assert found("walrus") == [card.id]
+
+
+def test_status_changes_from_the_checker_reach_the_index(app, world, runner):
+    from datetime import timedelta
+
+    from kb.dates import utcnow
+
+    with app.app_context():
+        card = db.session.get(Card, world["billing_card"].id)
+        operations.verify_card(card, card.owner, at=utcnow() - timedelta(days=200))
+        db.session.commit()
+        assert query.search("refunds").hits[0].status == "needs_verification"
+        operations.verify_card(card, card.owner)
+        db.session.commit()
+        query._cache.clear()
+        assert query.search("refunds").hits[0].status == "verified"
+        # A lapse found by the nightly check (no card write) is re-indexed too.
+        result = runner.invoke(args=["check-stale", "--now", (utcnow() + timedelta(days=120)).isoformat()])
+        assert result.exit_code in (0, 1), result.output
+        query._cache.clear()
+        assert query.search("refunds").hits[0].status == "needs_verification"
+
+
+def test_reindex_swaps_atomically_while_searches_keep_answering(app, world, runner):
+    with app.app_context():
+        before = si.current_generation(app.config["INDEX_DIR"])
+        errors, answers, stop = [], [], threading.Event()
+
+        def keep_searching():
+            with app.app_context():
+                while not stop.is_set():
+                    try:
+                        query._cache.clear()
+                        answers.append(len(query.search("shipping").hits))
+                    except Exception as exc:  # noqa: BLE001 — the test reports it
+                        errors.append(exc)
+
+        thread = threading.Thread(target=keep_searching)
+        thread.start()
+        try:
+            result = runner.invoke(args=["reindex"])
+        finally:
+            stop.set()
+            thread.join()
+        assert result.exit_code == 0, result.output
+        assert "Indexed 2 cards" in result.output
+        assert errors == []
+        assert answers and all(n == 1 for n in answers)
+        after = si.current_generation(app.config["INDEX_DIR"])
+        assert after != before
+        assert sorted(n for n in os.listdir(app.config["INDEX_DIR"]) if n.startswith("gen-")) == sorted([before, after])
+        assert found("shipping") == [world["shipping_card"].id]
+
+
+def test_changes_made_during_a_rebuild_are_caught_up(app, world):
+    with app.app_context():
+        app.config["SEARCH_SYNC_ON_COMMIT"] = False
+
+        def progress(done, total):  # a write lands while the new generation is being built
+            card = db.session.get(Card, world["shipping_card"].id)
+            operations.edit_card(card, author=card.owner, answer="Three days by narwhal post.")
+            db.session.commit()
+
+        result = si.reindex(progress=progress)
+        assert result["caught_up"] >= 1
+        assert found("narwhal") == [world["shipping_card"].id]
+
+
+def test_index_status_command(app, world, runner):
+    result = runner.invoke(args=["index-status", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["documents"] == 2 and info["lag"] == 0 and info["watermark"] == info["feed_head"] > 0
+    with app.app_context():
+        app.config["SEARCH_SYNC_ON_COMMIT"] = False
+        card = db.session.get(Card, world["shipping_card"].id)
+        operations.edit_card(card, author=card.owner, answer="Changed.")
+        db.session.commit()
+    lagging = runner.invoke(args=["index-status"])
+    assert lagging.exit_code == 1 and "lag" in lagging.output
+    caught_up = runner.invoke(args=["index-status", "--catch-up", "--optimize", "--json"])
+    assert caught_up.exit_code == 0 and json.loads(caught_up.output)["segments"] == 1
+
+
+def test_a_hole_in_the_feed_holds_the_watermark_until_it_is_old(app, world):
+    """PostgreSQL hands out sequence numbers before commit: a younger hole may still fill, so the
+    watermark stays below it (the rows after it are applied, and applied again later, harmlessly)."""
+    from datetime import timedelta
+
+    from kb.dates import utcnow
+
+    with app.app_context():
+        head = si.feed_head()
+        card_id = world["billing_card"].id
+        db.session.add(CardChange(seq=head + 2, card_id=card_id, changed_at=utcnow()))
+        db.session.commit()
+        assert si.status()["watermark"] == head  # seq head+1 missing and recent
+        db.session.execute(CardChange.__table__.update().where(CardChange.seq == head + 2)
+                           .values(changed_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        si.apply_feed()
+        assert si.status()["watermark"] == head + 2
+
+
+def _edit_in_process(settings, instance_path, card_id, word, rounds, barrier):
+    from kb import create_app
+
+    app = create_app({**settings, "SEARCH_WRITER_TIMEOUT": 10}, instance_path=instance_path)
+    with app.app_context():
+        barrier.wait()
+        for n in range(rounds):
+            card = db.session.get(Card, card_id)
+            owner = db.session.get(User, card.owner_id)
+            operations.edit_card(card, author=owner, answer=f"{word}{n} answer text")
+            db.session.commit()
+
+
+def test_two_processes_writing_at_once_lose_nothing(app, world):
+    """Two worker processes edit cards at the same moment; each waits for the other's index lock, and
+    afterwards every committed edit is in the index."""
+    settings = {k: app.config[k] for k in ("TESTING", "SECRET_KEY", "PASSWORD_HASH_METHOD")}
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    jobs = [ctx.Process(target=_edit_in_process, args=(settings, app.instance_path, world[key].id, word, 6, barrier))
+            for key, word in (("billing_card", "alpha"), ("shipping_card", "bravo"))]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(120)
+        assert job.exitcode == 0
+    with app.app_context():
+        assert si.status()["lag"] == 0  # both processes' writers applied their feed rows
+        assert found("alpha5") == [world["billing_card"].id]
+        assert found("bravo5") == [world["shipping_card"].id]
+        assert found("alpha4") == []  # replaced, not duplicated
+        ids = [int(h) for h in db.session.scalars(select(Card.id))]
+        assert sorted(found("answer text")) == sorted(ids)
