@@ -173,10 +173,13 @@ def _group_query(group):
         return wq.Or(parts)
     alternatives = group.alternatives or [group.stems]
     parts = []
+    # A synonym counts a little less than the word typed; a guessed spelling less again, so that a
+    # wrong guess for a real word the cards never use adds little noise.
+    discount = 0.6 if group.correction else 0.9
     for n, alt in enumerate(alternatives):
         for q in _alternative(alt):
-            if n and alt != group.stems:  # a synonym or a correction counts a little less than the word typed
-                q.boost *= 0.9
+            if group.correction or (n and alt != group.stems):
+                q.boost *= discount
             parts.append(q)
     return wq.Or(parts)
 
@@ -205,8 +208,7 @@ def correct_typos(reader, groups, language):
         word = analysis.fold(group.raw.lower())
         if len(word) < 3 or not word.isalpha():
             continue
-        corrector = reader.corrector("vocabulary")
-        suggestions = corrector.suggest(word, limit=3, maxdist=1 if len(word) < 6 else 2, prefix=1)
+        suggestions = suggest(reader, word)
         if not suggestions:
             continue
         group.correction = suggestions[0]
@@ -214,6 +216,32 @@ def correct_typos(reader, groups, language):
             tuple(analysis.words(s, language)) for s in suggestions if analysis.words(s, language)))
         corrected = True
     return corrected
+
+
+def suggest(reader, word, limit=3):
+    """Known words nearest to `word`: fewest edits (a swap of two letters is one), then most used.
+
+    Whoosh's own corrector ranks by frequency within the maximum distance only, so "refnud" would
+    get the more frequent "refunds" before "refund".
+    """
+    maxdist = 1 if len(word) < 5 else 2
+    candidates = [t.decode() if isinstance(t, bytes) else t
+                  for t in reader.terms_within("vocabulary", word, maxdist, prefix=1)]
+    ranked = sorted(((edits(word, c), -reader.doc_frequency("vocabulary", c), c) for c in candidates if c != word))
+    return [c for d, _, c in ranked if d <= maxdist][:limit]
+
+
+def edits(a, b):
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 # -- Searchers, one per thread per worker -----------------------------------------------------------
@@ -400,22 +428,28 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
             "tag": sorting.FieldFacet("tags", allow_overlap=True, maptype=sorting.Count),
             "owner": sorting.FieldFacet("owner", maptype=sorting.Count),
         }
-    mode = "all"
+    mode, complete = "all", []
     q = build(groups, parsed.excluded, mode)
     kwargs = {"limit": offset + limit, "filter": filter_q, "mask": mask, "groupedby": grouped, "terms": explain}
     results = s.search(q, **kwargs)
+    ordered = list(results)
     if len(results) < FEW and len(groups) > 1:
+        # Too few cards have every word: any word may match, but those with every word stay first.
+        complete = [hit.docnum for hit in results]
         mode = "any"
+        kwargs["limit"] += len(complete)
         results = s.search(build(groups, parsed.excluded, mode), **kwargs)
+        ordered = sorted((hit for hit in results if hit.score > 0),
+                         key=lambda hit: hit.docnum not in complete)  # stable: score order otherwise
     total = len(results)
-    hits = [_hit(hit, explain) for hit in results[offset:offset + limit]]
+    hits = [_hit(hit, explain) for hit in ordered[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
-        facet_counts = {name: sorted(results.groups(name).items(), key=lambda kv: (-kv[1], kv[0]))
-                        for name in grouped}
+        facet_counts = {name: sorted(((k, n) for k, n in results.groups(name).items() if k),
+                                     key=lambda kv: (-kv[1], str(kv[0]))) for name in grouped}
     notice = parsed.notice
-    if mode == "any" and total:
+    if mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
     stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
     return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts, stems)
