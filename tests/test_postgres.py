@@ -109,3 +109,52 @@ def test_checker_queue_and_dashboard_on_postgres(pg_app):
         figures = dashboard.current_figures(now)
         assert 0 < figures["score"] < 100 and figures["total"] == len(first.verdicts)
         assert db.session.scalar(select(func.count()).select_from(Notification)) > 0
+
+
+def test_search_and_gap_report_on_postgres(pg_app):
+    from kb.search import gaps, query, synonyms
+
+    with pg_app.app_context():
+        demo.seed()
+        db.session.commit()
+        hits = query.search("cancel order", synonyms=synonyms.table()).hits
+        assert hits[0].title == "Can a customer cancel an order before it ships?"
+        gaps.log_search(None, "loyalty points", 0, 3.0)
+        rows = gaps.report()
+        assert rows[0]["example"] == "loyalty points" and rows[0]["no_results"] == 1
+
+
+def test_a_transaction_committing_late_is_not_skipped_by_the_index(pg_app):
+    """PostgreSQL numbers feed rows when they are inserted, not when they commit: a slow transaction
+    can commit row N after row N+1 was applied. The watermark must not pass N until N is seen."""
+    from sqlalchemy.orm import Session
+
+    from kb.search import index as si
+    from kb.search import query
+
+    with pg_app.app_context():
+        team = accounts.create_team(name="Care")
+        owner = accounts.create_user(email="o@example.com", name="O", role="expert", password="long-enough-1",
+                                     teams=[team])
+        coll = operations.create_collection(name="Orders", team=team)
+        slow_card = operations.create_card(collection=coll, owner=owner, verifier_team=team, author=owner,
+                                           title="Slow card", answer="Before.")
+        fast_card = operations.create_card(collection=coll, owner=owner, verifier_team=team, author=owner,
+                                           title="Fast card", answer="Before.")
+        db.session.commit()
+        slow = Session(db.engine)
+        try:
+            card = slow.get(Card, slow_card.id)
+            card.answer = "Answer from the slow pelican transaction."
+            slow.flush()  # takes its feed number now...
+            fast = db.session.get(Card, fast_card.id)
+            operations.edit_card(fast, author=db.session.get(type(owner), owner.id), answer="Quick heron.")
+            db.session.commit()  # ...while this later number commits first and is applied
+            query._cache.clear()
+            assert [h.id for h in query.search("heron").hits] == [fast_card.id]
+            slow.commit()
+        finally:
+            slow.close()
+        query._cache.clear()
+        assert [h.id for h in query.search("pelican").hits] == [slow_card.id]
+        assert si.status()["lag"] == 0
