@@ -75,7 +75,15 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     list.textContent = "";
     items = [];
     active = -1;
-    if (data.did_you_mean) list.appendChild(el("div", "suggest-note", "Did you mean: " + data.did_you_mean));
+    if (data.did_you_mean) {
+      var note = el("div", "suggest-note", "Did you mean "), fix = el("a", "", data.did_you_mean);
+      fix.href = "/search?q=" + encodeURIComponent(data.did_you_mean);
+      fix.addEventListener("click", function (event) {
+        event.preventDefault(); input.value = data.did_you_mean; query(); input.focus();
+      });
+      note.appendChild(fix); note.appendChild(document.createTextNode("?"));
+      list.appendChild(note);
+    }
     if (data.notice && !data.results.length) list.appendChild(el("div", "suggest-note", data.notice));
     data.results.forEach(function (r, i) {
       var row = el("div", "suggest-item");
@@ -185,7 +193,8 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     form.appendChild(heading);
     data.placeholders.forEach(function (name, i) {
       var label = document.createElement("label");
-      label.textContent = name.replace(/_/g, " ");
+      var words = name.replace(/_/g, " ");
+      label.textContent = words.charAt(0).toUpperCase() + words.slice(1);
       var field = document.createElement("input");
       field.name = name; field.setAttribute("data-placeholder", name);
       label.appendChild(field); form.appendChild(label);

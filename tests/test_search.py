@@ -315,3 +315,11 @@ def test_explain_is_for_experts(client, auth, kb_cards):
     assert "Why here?" in client.get("/search?q=refund&explain=1").get_data(as_text=True)
     body = client.get("/api/v1/search?q=refund&explain=1").get_json()
     assert json.dumps(body["results"][0]["explain"])
+
+
+def test_as_you_type_prefixes_and_typos_in_the_last_word(client, auth, kb_cards):
+    auth.login("agent@example.com")
+    partial = client.get("/api/v1/search?prefix=1&q=cancel+ord").get_json()
+    assert partial["results"][0]["id"] == kb_cards["cancel"].id
+    typo = client.get("/api/v1/search?prefix=1&q=refnud").get_json()  # no word starts so: a typo
+    assert typo["did_you_mean"] == "refund" and typo["results"][0]["id"] == kb_cards["refund"].id

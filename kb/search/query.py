@@ -122,6 +122,14 @@ def parse(text, language, max_chars=300, prefix_last=False):
 
 # -- Synonyms ---------------------------------------------------------------------------------------
 
+class SynonymTable(dict):
+    """A compiled table that knows which state of the synonym sets it came from (for the results cache)."""
+
+    def __init__(self, table, version):
+        super().__init__(table)
+        self.version = version
+
+
 def compile_synonyms(sets, language):
     """[["cancel", "cancellation", "void order"], …] → {stem tuple: [stem tuples of the set]}."""
     table = {}
@@ -193,6 +201,10 @@ def build(groups, excluded, mode):
     return combined
 
 
+def _prefix_known(reader, prefix):
+    return any(next(iter(reader.expand_prefix(f, prefix)), None) is not None for f in PREFIX_FIELDS)
+
+
 def _known(reader, stems):
     return any(reader.doc_frequency(f, s) for s in stems for f in TEXT_FIELDS)
 
@@ -202,6 +214,9 @@ def correct_typos(reader, groups, language):
     vocabulary, so "Did you mean" shows real words). Returns True if anything was corrected."""
     corrected = False
     for group in groups:
+        if group.kind == "prefix" and not _prefix_known(reader, group.alternatives[0][0]) \
+                and not _known(reader, group.stems):
+            group.kind, group.alternatives = "word", []  # typed as you type, but no word starts so: a typo
         if group.kind != "word" or group.alternatives or _known(reader, group.stems):
             continue
         word = analysis.fold(group.raw.lower())
@@ -400,7 +415,8 @@ def search(text, filters=None, limit=10, offset=0, include_archived=False, facet
     s = searcher()
     key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
            search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
-           include_archived, facets, explain, prefix_last, id(synonyms))
+           include_archived, facets, explain, prefix_last,
+           getattr(synonyms, "version", None) if synonyms else None)
     return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
                                         prefix_last, synonyms or {}))
 

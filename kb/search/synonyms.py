@@ -90,5 +90,5 @@ def table():
         sets = [row.term_list for row in db.session.scalars(select(SynonymSet))]
         if len(_compiled) > 16:
             _compiled.clear()
-        _compiled[key] = query.compile_synonyms(sets, language)
+        _compiled[key] = query.SynonymTable(query.compile_synonyms(sets, language), version=key)
     return _compiled[key]

@@ -61,10 +61,10 @@ def api():
     except Invalid as error:
         field, message = next(iter(error.errors.items()))
         return jsonify(error={"code": "invalid_parameter", "field": field, "message": message}), 400
+    explain = request.args.get("explain") == "1" and permissions.is_verifier(current_user)
     results, search_id = service.run(params, current_user, facets=request.args.get("facets") == "1",
-                                     explain=request.args.get("explain") == "1", prefix_last=request.args.get(
-                                         "prefix") == "1")
-    return jsonify(service.results_json(results, search_id, explain=request.args.get("explain") == "1"))
+                                     explain=explain, prefix_last=request.args.get("prefix") == "1")
+    return jsonify(service.results_json(results, search_id, explain=explain))
 
 
 @bp.get("/cards/<int:card_id>/answer.json")
