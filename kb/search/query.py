@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from whoosh import highlight, sorting
+from whoosh import sorting
 from whoosh import query as wq
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
@@ -22,6 +22,7 @@ from whoosh.searching import Searcher
 
 from kb.search import analysis
 from kb.search import index as search_index
+from kb.search import snippets
 from kb.verification import policy
 
 TEXT_FIELDS = {"title": 3.0, "keywords": 2.0, "answer": 1.0, "notes": 0.5}
@@ -388,7 +389,6 @@ class Results:
     notice: str | None = None
     mode: str = "all"
     facets: dict | None = None
-    terms: list = field(default_factory=list)  # stems matched, for highlighting elsewhere
 
 
 def encode_cursor(offset):
@@ -456,7 +456,10 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         results = s.search(build(groups, parsed.excluded, mode), **kwargs)
         ordered = [hit for hit in results if hit.score > 0]
     total = len(results)
-    hits = [_hit(hit, explain) for hit in ordered[offset:offset + limit]]
+    stems = sorted({s for g in groups if g.kind != "prefix" for alt in (g.alternatives or [g.stems]) for s in alt}
+                   | {s for g in groups if g.kind == "prefix" for s in g.stems})
+    prefixes = tuple(g.alternatives[0][0] for g in groups if g.kind == "prefix")
+    hits = [_hit(hit, explain, stems, prefixes, language) for hit in ordered[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
@@ -465,23 +468,12 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     notice = parsed.notice
     if mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
-    stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
     return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts, stems)
 
 
-_formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-_fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=70)
-
-
-def _hit(hit, explain):
+def _hit(hit, explain, stems, prefixes, language):
     stored = hit.fields()
-    plain = stored.get("plain", "")
-    hit.results.formatter = _formatter
-    hit.results.fragmenter = _fragmenter
-    snippet = hit.highlights("answer", text=plain, top=2) if plain else ""
-    if not snippet:
-        from markupsafe import escape
-        snippet = str(escape(plain[:SNIPPET_CHARS] + ("…" if len(plain) > SNIPPET_CHARS else "")))
+    snippet = snippets.snippet(stored.get("plain", ""), stems, prefixes, language, SNIPPET_CHARS)
     rank = _rank_column(hit.searcher)[hit.docnum]
     info = None
     if explain:

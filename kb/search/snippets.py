@@ -1,0 +1,67 @@
+"""Highlighted snippets for the hits shown, without re-running the analyzer over whole answers.
+
+Whoosh's highlighter analyses every stored answer in full for each hit (the largest cost of a search
+after the query itself); here each word of the answer is looked up in a per-process cache of stems,
+and the window with the most distinct query terms is cut out, escaped, and marked.
+"""
+import re
+from functools import lru_cache
+
+from markupsafe import escape
+
+from kb.search import analysis
+
+WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word, language):
+    stems = analysis.words(word, language)
+    return stems[0] if stems else None
+
+
+def snippet(text, stems, prefixes=(), language="en", chars=220):
+    """HTML: a window of `text` around the densest run of matches, matches in <mark>, all else escaped."""
+    if not text:
+        return ""
+    stems = set(stems)
+    prefixes = tuple(prefixes)
+    matches = []  # (start, end, term)
+    for m in WORD.finditer(text):
+        word = m.group()
+        term = stem(word.lower(), language)
+        if term is not None and term in stems:
+            matches.append((m.start(), m.end(), term))
+        elif prefixes and analysis.fold(word.lower()).startswith(prefixes):
+            matches.append((m.start(), m.end(), "*" + word.lower()))
+    if not matches:
+        return str(escape(_cut(text, 0, chars)))
+    best, best_score = 0, -1
+    for i, (start, _, _) in enumerate(matches):  # the window starting at each match: most distinct terms
+        terms = {t for s, e, t in matches[i:] if e <= start + chars}
+        if len(terms) > best_score:
+            best, best_score = i, len(terms)
+    start = max(0, matches[best][0] - 50)
+    if start:
+        space = text.rfind(" ", 0, start + 1)
+        start = space + 1 if space >= 0 and start - space < 20 else start
+    end = min(len(text), start + chars)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start + chars // 2 else end
+    out, at = [], start
+    for s, e, _ in matches:
+        if s < start or e > end:
+            continue
+        out.append(str(escape(text[at:s])))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        at = e
+    out.append(str(escape(text[at:end])))
+    return ("…" if start else "") + "".join(out) + ("…" if end < len(text) else "")
+
+
+def _cut(text, start, chars):
+    if len(text) <= chars:
+        return text
+    space = text.rfind(" ", start, start + chars)
+    return text[start:space if space > chars // 2 else start + chars] + "…"
