@@ -468,7 +468,7 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     notice = parsed.notice
     if mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
-    return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts, stems)
+    return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts)
 
 
 def _hit(hit, explain, stems, prefixes, language):
