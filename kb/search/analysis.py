@@ -5,6 +5,7 @@ stemmer as the same word and meet in the index whichever way a writer or an agen
 Cyrillic words are always stemmed as Russian; Latin-script words in the deployment's language
 (`SEARCH_LANGUAGE`, English by default), so one index serves teams who write in both.
 """
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -110,3 +111,11 @@ def analyzer(language="en", stem=True):
 def words(text, language="en", stem=True):
     """Analysed terms of `text` (for query building and title keys)."""
     return [t.text for t in analyzer(language, stem)(text)]
+
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def vocabulary(*texts):
+    """The distinct words of `texts` as the spelling corrector offers them: folded, lowercase, letters only."""
+    return sorted({fold(w) for text in texts for w in _WORD.findall(text.lower())})

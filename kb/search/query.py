@@ -25,9 +25,9 @@ from kb.search import index as search_index
 from kb.search import snippets
 from kb.verification import policy
 
-TEXT_FIELDS = {"title": 3.0, "keywords": 2.0, "answer": 1.0, "notes": 0.5}
-PHRASE_FIELDS = ("title", "answer", "notes")
-PREFIX_FIELDS = ("title", "keywords")
+CONTENT = "content"
+TITLE_BOOST = 2.0  # a title match counts this much more (see kb.search.index for the field layout)
+MIN_PREFIX = 3  # shorter prefixes expand to too many words to be useful or fast
 FIELD_WORDS = {"title", "answer", "notes", "tag", "tags", "status", "collection", "owner", "id", "keywords"}
 OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
 FEW = 3  # an AND query finding fewer results than this is retried as OR
@@ -170,14 +170,14 @@ def apply_synonyms(groups, table):
 
 def _alternative(stems):
     if len(stems) == 1:
-        return [wq.Term(f, stems[0], boost=b) for f, b in TEXT_FIELDS.items()]
-    return [wq.Phrase(f, list(stems), boost=TEXT_FIELDS[f]) for f in PHRASE_FIELDS]
+        return [wq.Term("title", stems[0], boost=TITLE_BOOST), wq.Term(CONTENT, stems[0])]
+    return [wq.Phrase(CONTENT, list(stems))]
 
 
 def _group_query(group):
     if group.kind == "prefix":
         prefix = group.alternatives[0][0]
-        parts = [wq.Prefix(f, prefix, boost=TEXT_FIELDS[f] * 0.8) for f in PREFIX_FIELDS]
+        parts = [wq.Prefix(CONTENT, prefix, boost=0.8)] if len(prefix) >= MIN_PREFIX else []
         parts += _alternative(group.stems)
         return wq.Or(parts)
     alternatives = group.alternatives or [group.stems]
@@ -196,18 +196,18 @@ def build(groups, excluded, mode):
     parts = [_group_query(g) for g in groups]
     if not parts:
         return None
-    combined = wq.And(parts) if mode == "all" else wq.Or(parts, scale=0.9)
+    combined = wq.And(parts) if mode == "all" else wq.Or(parts)
     if excluded:
-        combined = wq.AndNot(combined, wq.Or([wq.Term(f, s) for s in excluded for f in TEXT_FIELDS]))
+        combined = wq.AndNot(combined, wq.Or([wq.Term(CONTENT, s) for s in excluded]))
     return combined
 
 
 def _prefix_known(reader, prefix):
-    return any(next(iter(reader.expand_prefix(f, prefix)), None) is not None for f in PREFIX_FIELDS)
+    return next(iter(reader.expand_prefix(CONTENT, prefix)), None) is not None
 
 
 def _known(reader, stems):
-    return any(reader.doc_frequency(f, s) for s in stems for f in TEXT_FIELDS)
+    return any(reader.doc_frequency(CONTENT, s) for s in stems)
 
 
 def correct_typos(reader, groups, language):
@@ -477,18 +477,32 @@ def _hit(hit, explain, stems, prefixes, language):
     rank = _rank_column(hit.searcher)[hit.docnum]
     info = None
     if explain:
-        matched = {}
-        if hit.results.has_matched_terms():
-            for fieldname, term in hit.matched_terms():
-                matched.setdefault(fieldname, []).append(term.decode() if isinstance(term, bytes) else str(term))
         info = {"bm25f": round(hit.score / rank, 4) if rank else hit.score, "rank_multiplier": round(rank, 4),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
-                "matched": {f: sorted(t) for f, t in matched.items()}}
+                "matched": matched_fields(stored, stems, prefixes, language)}
     return Hit(
         id=int(stored["id"]), title=stored["title"], snippet=snippet, status=stored["status"],
         reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
         collection_id=int(stored["collection"]), tags=[t for t in stored.get("tags", "").split(",") if t],
         verified_at=stored.get("verified_at") or None, score=round(hit.score, 4), explain=info)
+
+
+def matched_fields(stored, stems, prefixes, language):
+    """Which parts of a card the query's terms were found in (title weighs ×3, tags and collection ×2)."""
+    parts = {"title": stored.get("title", ""), "answer": stored.get("plain", ""),
+             "tags": " ".join(stored.get("tags", "").split(","))}
+    wanted, found, matched = set(stems), set(), {}
+    for name, text in parts.items():
+        words = {w.lower() for w in snippets.WORD.findall(text)}
+        terms = {snippets.stem(w, language) for w in words} & wanted
+        terms |= {"*" + p for p in prefixes for w in words if analysis.fold(w).startswith(p)}
+        if terms:
+            matched[name] = sorted(terms)
+            found |= terms
+    elsewhere = wanted - found
+    if elsewhere and len(elsewhere) < len(wanted) + 1:
+        matched["notes or collection"] = sorted(elsewhere)
+    return matched
 
 
 def timed(fn, *args, **kwargs):
