@@ -75,8 +75,9 @@ def schema(language):
         content=fields.TEXT(analyzer=text),  # title, tags and collection name ×2, answer, internal notes
         title=fields.TEXT(analyzer=text, stored=True, phrase=False),
         plain=fields.STORED(),  # the answer without Markdown marks: snippets are cut from it
-        # The words as typed (folded, unstemmed, once each): what "Did you mean" may suggest.
-        vocabulary=fields.KEYWORD(scorable=False),
+        # The words as typed (folded, unstemmed): what "Did you mean" may suggest. Each word once in the
+        # whole index, in a few "__vocab__" documents, not once per card: that halved the postings.
+        vocabulary=fields.KEYWORD(),
         collection=fields.ID(stored=True),
         tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
         status=fields.ID(stored=True),
@@ -200,7 +201,6 @@ def document(card, state, usage, lang):
                                   + [plain, card.internal_notes or ""]),
         "title": card.title,
         "plain": plain,
-        "vocabulary": " ".join(analysis.vocabulary(card.title, plain, keywords)),
         "collection": str(card.collection_id),
         "tags": ",".join(t.lower() for t in tags),
         "status": status,
@@ -213,12 +213,26 @@ def document(card, state, usage, lang):
     }
 
 
-def _write_cards(writer, session, card_ids, lang):
+def words_of(doc):
+    return analysis.vocabulary(doc["title"], doc["plain"], doc["tags"].replace(",", " "))
+
+
+def add_vocabulary(writer, words, name, chunk=5000):
+    """Index words the corrector has not seen yet, in a few documents; returns how many documents."""
+    words = sorted(words)
+    for n, start in enumerate(range(0, len(words), chunk)):
+        writer.add_document(id=f"__vocab__{name}-{n}", vocabulary=" ".join(words[start:start + chunk]))
+    return -(-len(words) // chunk)
+
+
+def _write_cards(writer, session, card_ids, lang, reader, new_words):
     cards, states, usage = _load_cards(session, card_ids)
     found = set()
     for card in cards:
         found.add(card.id)
-        writer.update_document(**document(card, states.get(card.id), usage.get(card.id, 0), lang))
+        doc = document(card, states.get(card.id), usage.get(card.id, 0), lang)
+        new_words.update(w for w in words_of(doc) if ("vocabulary", w) not in reader)
+        writer.update_document(**doc)
     for gone in set(card_ids) - found:
         writer.delete_by_term("id", str(gone))
 
@@ -276,15 +290,19 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
             try:
                 with writer.searcher() as searcher:  # the committed state, read under the lock
                     meta = read_meta(searcher)
-                rows, new_mark = _pending(session, meta["watermark"], BATCH * 5)
-                result.watermark = meta["watermark"]
-                if not rows:
-                    writer.cancel()
-                    return result
-                card_ids = sorted({card_id for _, card_id, _ in rows})
-                for start in range(0, len(card_ids), BATCH):
-                    _write_cards(writer, session, card_ids[start:start + BATCH], lang)
-                writer.update_document(id=META_ID, meta=json.dumps({**meta, "watermark": new_mark}))
+                    rows, new_mark = _pending(session, meta["watermark"], BATCH * 5)
+                    result.watermark = meta["watermark"]
+                    if not rows:
+                        writer.cancel()
+                        return result
+                    card_ids = sorted({card_id for _, card_id, _ in rows})
+                    new_words = set()
+                    for start in range(0, len(card_ids), BATCH):
+                        _write_cards(writer, session, card_ids[start:start + BATCH], lang, searcher.reader(),
+                                     new_words)
+                vocab_docs = meta.get("vocab_docs", 0) + add_vocabulary(writer, new_words, f"{new_mark}")
+                writer.update_document(id=META_ID, meta=json.dumps(
+                    {**meta, "watermark": new_mark, "vocab_docs": vocab_docs}))
                 writer.commit()
             except BaseException:
                 writer.cancel()  # a failed write must not leave the lock held
@@ -321,21 +339,25 @@ def reindex(root=None, procs=1, progress=None):
         path = os.path.join(root, name)
         os.makedirs(path)
         ix = index.create_in(path, schema(lang))
-        kwargs = {"procs": procs, "limitmb": 256, "multisegment": True} if procs > 1 else {"limitmb": 256}
+        kwargs = {"procs": procs, "limitmb": 512, "multisegment": True} if procs > 1 else {"limitmb": 1024}
         writer = ix.writer(**kwargs)
-        count = 0
+        count, vocabulary = 0, set()
         try:
             ids = session.scalars(select(Card.id).order_by(Card.id)).all()
             for start in range(0, len(ids), BATCH):
                 batch = ids[start:start + BATCH]
                 cards, states, usage = _load_cards(session, batch)
                 for card in cards:
-                    writer.add_document(**document(card, states.get(card.id), usage.get(card.id, 0), lang))
+                    doc = document(card, states.get(card.id), usage.get(card.id, 0), lang)
+                    vocabulary.update(words_of(doc))
+                    writer.add_document(**doc)
                 count += len(cards)
                 session.expunge_all()
                 if progress:
                     progress(count, len(ids))
-            writer.add_document(id=META_ID, meta=json.dumps({"watermark": head, "language": lang}))
+            vocab_docs = add_vocabulary(writer, vocabulary, "0")
+            writer.add_document(id=META_ID, meta=json.dumps({"watermark": head, "language": lang,
+                                                             "vocab_docs": vocab_docs}))
             writer.commit(optimize=True)
         except BaseException:
             writer.cancel()
@@ -373,7 +395,7 @@ def status(root=None):
                 "segments": 0, "language": language()}
     with ix.searcher() as searcher:
         meta = read_meta(searcher)
-        documents = searcher.doc_count() - 1  # the meta document
+        documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
         segments = len(ix._segments())
     return {"generation": name, "documents": documents, "watermark": meta["watermark"], "feed_head": head,
             "lag": max(0, head - meta["watermark"]), "segments": segments,

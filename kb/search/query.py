@@ -242,7 +242,9 @@ def suggest(reader, word, limit=3):
     maxdist = 1 if len(word) < 5 else 2
     candidates = [t.decode() if isinstance(t, bytes) else t
                   for t in reader.terms_within("vocabulary", word, maxdist, prefix=1)]
-    ranked = sorted(((edits(word, c), -reader.doc_frequency("vocabulary", c), c) for c in candidates if c != word))
+    language = search_index.language()
+    ranked = sorted((edits(word, c), -reader.doc_frequency(CONTENT, snippets.stem(c, language) or c), c)
+                    for c in candidates if c != word)
     return [c for d, _, c in ranked if d <= maxdist][:limit]
 
 
