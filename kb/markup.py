@@ -132,13 +132,17 @@ def placeholders(text):
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKS = re.compile(r"(^|\s)(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)|(?<!\w)[*_~]{1,3}(?=\S)|(?<=\S)[*_~]{1,3}(?!\w)|`|<[^>]{1,200}>", re.M)
+_LINE_MARKS = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+]|\d{1,3}[.)])[ \t]+", re.M)
+_INLINE = re.compile(r"\*{1,3}|`+|~~|(?<!\w)_{1,3}|_{1,3}(?!\w)|<[^>\n]{1,200}>")
 
 
 def strip_markdown(text):
     """Markdown reduced to its words, cheaply (for search snippets; `plain_text` is the exact form)."""
-    text = _LINK.sub(r"\1", text or "")
-    return re.sub(r"\s+", " ", _MARKS.sub(r"\1", text)).strip()
+    text = text or ""
+    if "](" in text:
+        text = _LINK.sub(r"\1", text)
+    text = _INLINE.sub("", _LINE_MARKS.sub("", text))
+    return " ".join(text.split())
 
 
 def mark_placeholders(html):

@@ -103,6 +103,7 @@ class TextAnalyzer(Tokenizer):
         self.language, self.stem = language, stem
         self._filter = LanguageFilter(language, stem)
         self._expression = re.compile(TOKEN_PATTERN)
+        self._cached_term = lru_cache(maxsize=500_000)(self._term)
 
     def __getstate__(self):  # the schema (and so this analyzer) is pickled into the index
         return {"language": self.language, "stem": self.stem}
@@ -113,22 +114,28 @@ class TextAnalyzer(Tokenizer):
     def __eq__(self, other):
         return type(other) is type(self) and (other.language, other.stem) == (self.language, self.stem)
 
+    def _term(self, word):
+        """A word as typed → its term (None for a stop word). Cached per distinct spelling."""
+        text = fold(word.lower())
+        if text in self._filter.stops:
+            return None
+        stemmer = self._filter._russian if is_cyrillic(text) else self._filter._latin
+        return stemmer(text) if stemmer is not None else text
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
                  start_char=0, tokenize=True, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        stops, latin, russian = self._filter.stops, self._filter._latin, self._filter._russian
+        term = self._cached_term
         pos = start_pos
         for match in self._expression.finditer(value):
-            text = fold(match.group(0).lower())
-            if text in stops:
+            word = match.group(0)
+            text = term(word)
+            if text is None:
                 if removestops:
                     continue
-                t.stopped = True
+                t.stopped, text = True, fold(word.lower())
             else:
                 t.stopped = False
-                stemmer = russian if is_cyrillic(text) else latin
-                if stemmer is not None:
-                    text = stemmer(text)
             t.text, t.boost = text, 1.0
             if keeporiginal:
                 t.original = match.group(0)
@@ -140,6 +147,7 @@ class TextAnalyzer(Tokenizer):
             yield t
 
 
+@lru_cache(maxsize=None)
 def analyzer(language="en", stem=True):
     """The analyzer for indexed text and queries: tokens → lowercase → folded → stop words out → stems."""
     return TextAnalyzer(language, stem)
@@ -150,9 +158,11 @@ def words(text, language="en", stem=True):
     return [t.text for t in analyzer(language, stem)(text)]
 
 
-_WORD = re.compile(r"[^\W\d_]{3,}")
+_PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()) + "“”‘’«»„…–—"
 
 
 def vocabulary(*texts):
-    """The distinct words of `texts` as the spelling corrector offers them: folded, lowercase, letters only."""
-    return sorted({fold(w) for text in texts for w in _WORD.findall(text.lower())})
+    """The distinct words of `texts` as the spelling corrector offers them: folded, lowercase, letters
+    only, three or more (split on white space, then trimmed: several times faster than a regex)."""
+    words = {w.strip(_PUNCTUATION) for text in texts for w in text.lower().split()}
+    return sorted({fold(w) for w in words if len(w) >= 3 and w.isalpha()})

@@ -358,7 +358,8 @@ def reindex(root=None, procs=1, progress=None):
             vocab_docs = add_vocabulary(writer, vocabulary, "0")
             writer.add_document(id=META_ID, meta=json.dumps({"watermark": head, "language": lang,
                                                              "vocab_docs": vocab_docs}))
-            writer.commit(optimize=True)
+            # One segment from one process; with several, one each (merging them would rewrite it all).
+            writer.commit(optimize=procs == 1)
         except BaseException:
             writer.cancel()
             shutil.rmtree(path, ignore_errors=True)

@@ -28,12 +28,17 @@ class Params:
     include_archived: bool = False
 
 
+def _number(value):
+    """Plain ASCII digits only: "²" and "٣" pass str.isdigit() but are not ids or limits."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def _ids(values, name):
     out = []
     for value in values[:MAX_FILTER_VALUES]:
         if not value:
             continue
-        if not value.isdigit() or len(value) > 18:
+        if not _number(value):
             raise Invalid({name: f"{value[:40]!r} is not an id"})
         out.append(int(value))
     return tuple(out)
@@ -43,7 +48,7 @@ def _collections(values):
     """Collections by id or slug (the API takes either)."""
     ids, slugs = [], []
     for value in values[:MAX_FILTER_VALUES]:
-        if value.isdigit() and len(value) <= 18:
+        if _number(value):
             ids.append(int(value))
         elif value:
             slugs.append(value[:100])
@@ -59,7 +64,7 @@ def _collections(values):
 def params_from(args, max_limit=query.MAX_LIMIT):
     """Read and check search arguments (query string of the page or the API); Invalid names the field."""
     limit = args.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= max_limit:
+    if not _number(limit) or not 1 <= int(limit) <= max_limit:
         raise Invalid({"limit": f"use a whole number from 1 to {max_limit}"})
     statuses = tuple(v for v in args.getlist("status") if v)
     unknown = [s for s in statuses if s not in policy.STATUSES]
@@ -128,8 +133,8 @@ def results_json(results, search_id=None, explain=False):
 
 def facet_json(facets):
     """Facet counts with names a person reads (collections and owners by name)."""
-    collection_ids = [int(k) for k, _ in facets.get("collection", []) if str(k).isdigit()]
-    owner_ids = [int(k) for k, _ in facets.get("owner", []) if str(k).isdigit()]
+    collection_ids = [int(k) for k, _ in facets.get("collection", []) if _number(str(k))]
+    owner_ids = [int(k) for k, _ in facets.get("owner", []) if _number(str(k))]
     names = dict(db.session.execute(select(Collection.id, Collection.name).where(Collection.id.in_(collection_ids))).all())
     owners = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))).all())
     label = {"collection": lambda k: names.get(int(k), k), "owner": lambda k: owners.get(int(k), k),
