@@ -26,19 +26,28 @@ def snippet(text, stems, prefixes=(), language="en", chars=220):
         return ""
     stems = set(stems)
     prefixes = tuple(prefixes)
+    # A stem shares its first letters with the words it comes from: most words are skipped on those.
+    heads = {s[:3] for s in stems} | {p[:3] for p in prefixes}
     matches = []  # (start, end, term)
     for m in WORD.finditer(text):
         word = m.group()
-        term = stem(word.lower(), language)
+        lower = word.lower()
+        if lower[:3] not in heads and (lower.isascii() or analysis.fold(lower[:3]) not in heads):
+            continue
+        term = stem(lower, language)
         if term is not None and term in stems:
             matches.append((m.start(), m.end(), term))
-        elif prefixes and analysis.fold(word.lower()).startswith(prefixes):
-            matches.append((m.start(), m.end(), "*" + word.lower()))
+        elif prefixes and analysis.fold(lower).startswith(prefixes):
+            matches.append((m.start(), m.end(), "*" + lower))
     if not matches:
         return str(escape(_cut(text, 0, chars)))
     best, best_score = 0, -1
-    for i, (start, _, _) in enumerate(matches):  # the window starting at each match: most distinct terms
-        terms = {t for s, e, t in matches[i:] if e <= start + chars}
+    for i, (start, _, _) in enumerate(matches[:40]):  # the window starting at each match: most distinct terms
+        terms = set()
+        for _, end, term in matches[i:]:
+            if end > start + chars:
+                break
+            terms.add(term)
         if len(terms) > best_score:
             best, best_score = i, len(terms)
     start = max(0, matches[best][0] - 50)
