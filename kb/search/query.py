@@ -68,6 +68,7 @@ class Group:
     stems: tuple = ()
     alternatives: list = field(default_factory=list)  # lists of stem tuples
     correction: str | None = None
+    prefix_field: str = "title"  # as you type, a partial word is looked up in titles first (few words, fast)
 
 
 @dataclass
@@ -177,7 +178,7 @@ def _alternative(stems):
 def _group_query(group):
     if group.kind == "prefix":
         prefix = group.alternatives[0][0]
-        parts = [wq.Prefix(CONTENT, prefix, boost=0.8)] if len(prefix) >= MIN_PREFIX else []
+        parts = [wq.Prefix(group.prefix_field, prefix, boost=0.8)] if len(prefix) >= MIN_PREFIX else []
         parts += _alternative(group.stems)
         return wq.Or(parts)
     alternatives = group.alternatives or [group.stems]
@@ -202,8 +203,8 @@ def build(groups, excluded, mode):
     return combined
 
 
-def _prefix_known(reader, prefix):
-    return next(iter(reader.expand_prefix(CONTENT, prefix)), None) is not None
+def _prefix_known(reader, prefix, field):
+    return next(iter(reader.expand_prefix(field, prefix)), None) is not None
 
 
 def _known(reader, stems):
@@ -215,9 +216,12 @@ def correct_typos(reader, groups, language):
     vocabulary, so "Did you mean" shows real words). Returns True if anything was corrected."""
     corrected = False
     for group in groups:
-        if group.kind == "prefix" and not _prefix_known(reader, group.alternatives[0][0]) \
-                and not _known(reader, group.stems):
-            group.kind, group.alternatives = "word", []  # typed as you type, but no word starts so: a typo
+        if group.kind == "prefix":
+            prefix = group.alternatives[0][0]
+            if not _prefix_known(reader, prefix, "title"):
+                group.prefix_field = CONTENT  # only in answers: slower, but found
+                if not _prefix_known(reader, prefix, CONTENT) and not _known(reader, group.stems):
+                    group.kind, group.alternatives = "word", []  # no word starts so: a typo
         if group.kind != "word" or group.alternatives or _known(reader, group.stems):
             continue
         word = analysis.fold(group.raw.lower())
