@@ -7,6 +7,7 @@ quotes, operators, `field:` prefixes, brackets) is treated as plain words. All w
 never seen is replaced by its nearest known spellings, and "Did you mean" offers the corrected query.
 """
 import base64
+import itertools
 import re
 import threading
 import time
@@ -68,7 +69,6 @@ class Group:
     stems: tuple = ()
     alternatives: list = field(default_factory=list)  # lists of stem tuples
     correction: str | None = None
-    prefix_field: str = "title"  # as you type, a partial word is looked up in titles first (few words, fast)
 
 
 @dataclass
@@ -176,11 +176,7 @@ def _alternative(stems):
 
 
 def _group_query(group):
-    if group.kind == "prefix":
-        prefix = group.alternatives[0][0]
-        parts = [wq.Prefix(group.prefix_field, prefix, boost=0.8)] if len(prefix) >= MIN_PREFIX else []
-        parts += _alternative(group.stems)
-        return wq.Or(parts)
+    """Any of the group's alternatives (a partial word has become its expansions by now)."""
     alternatives = group.alternatives or [group.stems]
     parts = []
     # A synonym or a guessed spelling counts a little less than the word as typed. (Weighing guesses
@@ -203,8 +199,17 @@ def build(groups, excluded, mode):
     return combined
 
 
-def _prefix_known(reader, prefix, field):
-    return next(iter(reader.expand_prefix(field, prefix)), None) is not None
+def expand_prefix(reader, prefix, limit=8):
+    """Stems of the most used known words starting with `prefix` (from the unstemmed vocabulary: a
+    stemmed index cannot answer "busin*", its term is "busi")."""
+    if len(prefix) < MIN_PREFIX:
+        return []
+    language = search_index.language()
+    words = [w.decode() if isinstance(w, bytes) else w
+             for w in itertools.islice(reader.expand_prefix("vocabulary", prefix), 200)]
+    stems = {snippets.stem(w, language) for w in words} - {None}
+    ranked = sorted(stems, key=lambda s: (-reader.doc_frequency(CONTENT, s), s))
+    return [(s,) for s in ranked[:limit] if reader.doc_frequency(CONTENT, s)]
 
 
 def _known(reader, stems):
@@ -217,11 +222,11 @@ def correct_typos(reader, groups, language):
     corrected = False
     for group in groups:
         if group.kind == "prefix":
-            prefix = group.alternatives[0][0]
-            if not _prefix_known(reader, prefix, "title"):
-                group.prefix_field = CONTENT  # only in answers: slower, but found
-                if not _prefix_known(reader, prefix, CONTENT) and not _known(reader, group.stems):
-                    group.kind, group.alternatives = "word", []  # no word starts so: a typo
+            expanded = expand_prefix(reader, group.alternatives[0][0])
+            known = [group.stems] if _known(reader, group.stems) else []
+            # A partial word stands for the known words it starts (their stems: "busin" → "busi"); when
+            # it starts none, it is a typo.
+            group.kind, group.alternatives = "word", list(dict.fromkeys(known + expanded))
         if group.kind != "word" or group.alternatives or _known(reader, group.stems):
             continue
         word = analysis.fold(group.raw.lower())
