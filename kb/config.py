@@ -68,5 +68,7 @@ SEARCH_WRITER_TIMEOUT = 5.0
 SEARCH_CATCHUP_TIMEOUT = 0.5
 # Apply the change feed to the index right after every commit that changed a card.
 SEARCH_SYNC_ON_COMMIT = True
+# Memory for a full rebuild's posting pool, per indexing process (MB): beyond it postings spill to disk.
+SEARCH_INDEX_MEMORY_MB = 2048
 # Longest query text considered; the rest is ignored (and the user told).
 SEARCH_MAX_QUERY_CHARS = 300

@@ -339,7 +339,10 @@ def reindex(root=None, procs=1, progress=None):
         path = os.path.join(root, name)
         os.makedirs(path)
         ix = index.create_in(path, schema(lang))
-        kwargs = {"procs": procs, "limitmb": 512, "multisegment": True} if procs > 1 else {"limitmb": 1024}
+        # Postings are pooled in memory up to `limitmb` per process, then spilled to sorted runs on disk
+        # (pickled and merged: slow). SEARCH_INDEX_MEMORY_MB sets it; 100,000 cards need ~1.5 GB a process.
+        limit = current_app.config["SEARCH_INDEX_MEMORY_MB"]
+        kwargs = {"procs": procs, "limitmb": limit, "multisegment": True} if procs > 1 else {"limitmb": limit}
         writer = ix.writer(**kwargs)
         count, vocabulary = 0, set()
         try:
