@@ -652,7 +652,7 @@ def main():
             print(f"\nfixed cost per search, query.searcher() alone (generation file, up-to-date check, meta "
                   f"document, feed head SQL): p50 {pct(fixed)[0]:.2f} ms, p95 {pct(fixed)[1]:.2f} ms")
 
-            print(f"\nFTS5 reference (same cards, porter unicode61, bm25(3,1) + snippet, top 10):")
+            print("\nFTS5 reference (same cards, porter unicode61, bm25(3,1) + snippet, top 10):")
             fts, fts_build = fts5_build(os.path.join(folder, "kb.sqlite"))
             print(f"  FTS5 build: {fts_build:.1f} s (vs kb full rebuild "
                   f"{min(rebuilds.values(), default=float('nan')):.1f} s)")

@@ -7,10 +7,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kb.cards import operations
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Card, CardRequest, CardUsage, Notification, SearchEvent, SynonymSet
+from kb.models import (
+    Card,
+    CardRequest,
+    CardUsage,
+    Notification,
+    SearchEvent,
+    SynonymSet,
+)
 from kb.search import query, synonyms
 
 

@@ -15,15 +15,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from whoosh import sorting
 from whoosh import query as wq
+from whoosh import sorting
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb.search import analysis
+from kb.search import analysis, snippets
 from kb.search import index as search_index
-from kb.search import snippets
 from kb.verification import policy
 
 CONTENT = "content"

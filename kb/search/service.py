@@ -135,7 +135,8 @@ def facet_json(facets):
     """Facet counts with names a person reads (collections and owners by name)."""
     collection_ids = [int(k) for k, _ in facets.get("collection", []) if _number(str(k))]
     owner_ids = [int(k) for k, _ in facets.get("owner", []) if _number(str(k))]
-    names = dict(db.session.execute(select(Collection.id, Collection.name).where(Collection.id.in_(collection_ids))).all())
+    names = dict(db.session.execute(
+        select(Collection.id, Collection.name).where(Collection.id.in_(collection_ids))).all())
     owners = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))).all())
     label = {"collection": lambda k: names.get(int(k), k), "owner": lambda k: owners.get(int(k), k),
              "status": lambda k: policy.LABELS.get(k, k), "tag": lambda k: k}
