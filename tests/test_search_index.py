@@ -205,3 +205,14 @@ def test_two_processes_writing_at_once_lose_nothing(app, world):
         assert found("alpha4") == []  # replaced, not duplicated
         ids = [int(h) for h in db.session.scalars(select(Card.id))]
         assert sorted(found("answer text")) == sorted(ids)
+
+
+def test_many_small_commits_are_merged_and_nothing_is_lost(app, world):
+    with app.app_context():
+        card = db.session.get(Card, world["billing_card"].id)
+        for n in range(12):
+            operations.edit_card(card, author=card.owner, answer=f"Refunds, version quokka{n}.")
+            db.session.commit()
+        assert si.status()["segments"] <= 3
+        assert found("quokka11") == [card.id] and found("quokka10") == []
+        assert found("shipping") == [world["shipping_card"].id]
