@@ -333,3 +333,4 @@ def test_as_you_type_prefixes_and_typos_in_the_last_word(client, auth, kb_cards)
     assert {r["id"] for r in answers_only["results"]} == {kb_cards["refund"].id, kb_cards["refund_stale"].id}
     typo = client.get("/api/v1/search?prefix=1&q=refnud").get_json()  # no word starts so: a typo
     assert typo["did_you_mean"] == "refund" and typo["results"][0]["id"] == kb_cards["refund"].id
+
