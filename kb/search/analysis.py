@@ -125,6 +125,11 @@ def analyzer(language="en", stem=True):
     return TextAnalyzer(language, stem)
 
 
+def term(word, language="en"):
+    """One word's term (None for a stop word), from the analyzer's per-spelling cache."""
+    return analyzer(language)._cached_term(word)
+
+
 def words(text, language="en", stem=True):
     """Analysed terms of `text` (for query building and title keys)."""
     return [t.text for t in analyzer(language, stem)(text)]

@@ -206,7 +206,7 @@ def expand_prefix(reader, prefix, limit=8):
     language = search_index.language()
     words = [w.decode() if isinstance(w, bytes) else w
              for w in itertools.islice(reader.expand_prefix("vocabulary", prefix), 200)]
-    stems = {snippets.stem(w, language) for w in words} - {None}
+    stems = {analysis.term(w, language) for w in words} - {None}
     ranked = sorted(stems, key=lambda s: (-reader.doc_frequency(CONTENT, s), s))
     return [(s,) for s in ranked[:limit] if reader.doc_frequency(CONTENT, s)]
 
@@ -251,7 +251,7 @@ def suggest(reader, word, limit=3):
     candidates = [t.decode() if isinstance(t, bytes) else t
                   for t in reader.terms_within("vocabulary", word, maxdist, prefix=1)]
     language = search_index.language()
-    ranked = sorted((edits(word, c), -reader.doc_frequency(CONTENT, snippets.stem(c, language) or c), c)
+    ranked = sorted((edits(word, c), -reader.doc_frequency(CONTENT, analysis.term(c, language) or c), c)
                     for c in candidates if c != word)
     return [c for d, _, c in ranked if d <= maxdist][:limit]
 
@@ -470,7 +470,7 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         }
     mode, complete = "all", []
     q = build(groups, parsed.excluded, mode)
-    kwargs = {"limit": offset + limit, "filter": filter_q, "mask": mask, "groupedby": grouped, "terms": explain}
+    kwargs = {"limit": offset + limit, "filter": filter_q, "mask": mask, "groupedby": grouped}
     results = _run(s, q, **kwargs)
     ordered = list(results)
     if len(results) < FEW and len(groups) > 1:
@@ -481,10 +481,9 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         results = _run(s, build(groups, parsed.excluded, mode), **kwargs)
         ordered = [hit for hit in results if hit.score > 0]
     total = len(results)
-    stems = sorted({s for g in groups if g.kind != "prefix" for alt in (g.alternatives or [g.stems]) for s in alt}
-                   | {s for g in groups if g.kind == "prefix" for s in g.stems})
-    prefixes = tuple(g.alternatives[0][0] for g in groups if g.kind == "prefix")
-    hits = [_hit(hit, explain, stems, prefixes, language) for hit in ordered[offset:offset + limit]]
+    # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
+    stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
+    hits = [_hit(hit, explain, stems, language) for hit in ordered[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
@@ -496,15 +495,15 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts)
 
 
-def _hit(hit, explain, stems, prefixes, language):
+def _hit(hit, explain, stems, language):
     stored = hit.fields()
-    snippet = snippets.snippet(stored.get("plain", ""), stems, prefixes, language, SNIPPET_CHARS)
+    snippet = snippets.snippet(stored.get("plain", ""), stems, language, SNIPPET_CHARS)
     rank = _rank_column(hit.searcher)[hit.docnum]
     info = None
     if explain:
         info = {"bm25f": round(hit.score / rank, 4) if rank else hit.score, "rank_multiplier": round(rank, 4),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
-                "matched": matched_fields(stored, stems, prefixes, language)}
+                "matched": matched_fields(stored, stems, language)}
     return Hit(
         id=int(stored["id"]), title=stored["title"], snippet=snippet, status=stored["status"],
         reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
@@ -512,15 +511,14 @@ def _hit(hit, explain, stems, prefixes, language):
         verified_at=stored.get("verified_at") or None, score=round(hit.score, 4), explain=info)
 
 
-def matched_fields(stored, stems, prefixes, language):
+def matched_fields(stored, stems, language):
     """Which parts of a card the query's terms were found in (title weighs ×3, tags and collection ×2)."""
     parts = {"title": stored.get("title", ""), "answer": stored.get("plain", ""),
              "tags": " ".join(stored.get("tags", "").split(","))}
     wanted, found, matched = set(stems), set(), {}
     for name, text in parts.items():
         words = {w.lower() for w in snippets.WORD.findall(text)}
-        terms = {snippets.stem(w, language) for w in words} & wanted
-        terms |= {"*" + p for p in prefixes for w in words if analysis.fold(w).startswith(p)}
+        terms = {analysis.term(w, language) for w in words} & wanted
         if terms:
             matched[name] = sorted(terms)
             found |= terms

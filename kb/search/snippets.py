@@ -5,7 +5,6 @@ after the query itself); here each word of the answer is looked up in a per-proc
 and the window with the most distinct query terms is cut out, escaped, and marked.
 """
 import re
-from functools import lru_cache
 
 from markupsafe import escape
 
@@ -14,31 +13,22 @@ from kb.search import analysis
 WORD = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=200_000)
-def stem(word, language):
-    stems = analysis.words(word, language)
-    return stems[0] if stems else None
-
-
-def snippet(text, stems, prefixes=(), language="en", chars=220):
+def snippet(text, stems, language="en", chars=220):
     """HTML: a window of `text` around the densest run of matches, matches in <mark>, all else escaped."""
     if not text:
         return ""
     stems = set(stems)
-    prefixes = tuple(prefixes)
     # A stem shares its first letters with the words it comes from: most words are skipped on those.
-    heads = {s[:3] for s in stems} | {p[:3] for p in prefixes}
+    heads = {s[:3] for s in stems}
     matches = []  # (start, end, term)
     for m in WORD.finditer(text):
         word = m.group()
         lower = word.lower()
         if lower[:3] not in heads and (lower.isascii() or analysis.fold(lower[:3]) not in heads):
             continue
-        term = stem(lower, language)
+        term = analysis.term(lower, language)
         if term is not None and term in stems:
             matches.append((m.start(), m.end(), term))
-        elif prefixes and analysis.fold(lower).startswith(prefixes):
-            matches.append((m.start(), m.end(), "*" + lower))
     if not matches:
         return str(escape(_cut(text, 0, chars)))
     best, best_score = 0, -1
