@@ -196,10 +196,10 @@ def document(card, state, usage, lang):
     tags = [t.name for t in card.tags]
     keywords = " ".join(tags + [card.collection.name])
     plain = markup.strip_markdown(card.answer)
+    content = SEPARATOR.join([card.title] + [keywords] * KEYWORDS_REPEAT + [plain, card.internal_notes or ""])
     return {
         "id": str(card.id),
-        "content": SEPARATOR.join([card.title] + [keywords] * KEYWORDS_REPEAT
-                                  + [plain, card.internal_notes or ""]),
+        "content": content,
         "title": card.title,
         "plain": plain,
         "collection": str(card.collection_id),

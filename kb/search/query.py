@@ -15,13 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from whoosh import query as wq
-from whoosh import sorting
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
-from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb.search import analysis, snippets
+from kb.search import analysis, engine, snippets
 from kb.search import index as search_index
 from kb.verification import policy
 
@@ -33,28 +30,6 @@ OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
 FEW = 3  # an AND query finding fewer results than this is retried as OR
 MAX_LIMIT = 50
 SNIPPET_CHARS = 220
-
-
-class RankedBM25F(BM25F):
-    """BM25F times the card's ranking multiplier (status and use), read from a column per hit."""
-
-    use_final = True
-
-    def final(self, searcher, docnum, score):
-        return score * _rank_column(searcher)[docnum]
-
-
-_columns = {}
-
-
-def _rank_column(searcher):
-    reader = searcher.reader()
-    column = _columns.get(id(reader))
-    if column is None or column[0] is not reader:
-        if len(_columns) > 8:
-            _columns.clear()
-        column = _columns[id(reader)] = (reader, reader.column_reader("rank"))
-    return column[1]
 
 
 # -- Reading what was typed -------------------------------------------------------------------------
@@ -166,36 +141,18 @@ def apply_synonyms(groups, table):
     return out
 
 
-# -- Building the Whoosh query ----------------------------------------------------------------------
+# -- What to match ---------------------------------------------------------------------------------
 
-def _alternative(stems):
-    if len(stems) == 1:
-        return [wq.Term("title", stems[0], boost=TITLE_BOOST), wq.Term(CONTENT, stems[0])]
-    return [wq.Phrase(CONTENT, list(stems))]
-
-
-def _group_query(group):
-    """Any of the group's alternatives (a partial word has become its expansions by now)."""
-    alternatives = group.alternatives or [group.stems]
-    parts = []
-    # A synonym or a guessed spelling counts a little less than the word as typed. (Weighing guesses
-    # lower still, 0.6, lost more typo queries of the relevance set than it saved paraphrases.)
-    for n, alt in enumerate(alternatives):
-        for q in _alternative(alt):
-            if group.correction or (n and alt != group.stems):
-                q.boost *= 0.9
-            parts.append(q)
-    return wq.Or(parts)
-
-
-def build(groups, excluded, mode):
-    parts = [_group_query(g) for g in groups]
-    if not parts:
-        return None
-    combined = wq.And(parts) if mode == "all" else wq.Or(parts)
-    if excluded:
-        combined = wq.AndNot(combined, wq.Or([wq.Term(CONTENT, s) for s in excluded]))
-    return combined
+def plan_groups(groups):
+    """Each group's alternatives with their weight. A synonym or a guessed spelling counts a little
+    less than the word as typed. (Weighing guesses lower still, 0.6, lost more typo queries of the
+    relevance set than it saved paraphrases.)"""
+    out = []
+    for group in groups:
+        alternatives = group.alternatives or [group.stems]
+        out.append([(tuple(alt), 0.9 if group.correction or (n and alt != group.stems) else 1.0)
+                     for n, alt in enumerate(alternatives)])
+    return out
 
 
 def expand_prefix(reader, prefix, limit=8):
@@ -284,7 +241,7 @@ def searcher():
         if held is not None:
             held[2].close()
         name, ix = search_index.open_index(root)
-        held = _local.held = [root, name, ix.searcher(weighting=RankedBM25F())]
+        held = _local.held = [root, name, ix.searcher()]
     s = held[2]
     if not s.up_to_date():
         s = held[2] = refreshed(s)
@@ -356,6 +313,7 @@ def _cached(key, compute):
 
 # -- Searching --------------------------------------------------------------------------------------
 
+
 @dataclass
 class Filters:
     collection: tuple = ()
@@ -364,16 +322,14 @@ class Filters:
     owner: tuple = ()
     public_only: bool = False
 
-    def query(self):
-        parts = []
-        for name, values in (("collection", self.collection), ("tags", self.tag), ("status", self.status),
-                             ("owner", self.owner)):
-            if values:
-                parts.append(wq.Or([wq.Term(name, str(v).lower() if name == "tags" else str(v))
-                                    for v in values]))
+    def terms(self):
+        """((field, (values…)), …): a card must hold one of the values of each field."""
+        parts = [(name, tuple(str(v).lower() if name == "tags" else str(v) for v in values))
+                 for name, values in (("collection", self.collection), ("tags", self.tag),
+                                      ("status", self.status), ("owner", self.owner)) if values]
         if self.public_only:
-            parts.append(wq.Term("public", True))
-        return wq.And(parts) if parts else None
+            parts.append(("public", (True,)))
+        return tuple(parts)
 
 
 @dataclass
@@ -431,19 +387,7 @@ def search(text, filters=None, limit=10, offset=0, include_archived=False, facet
                                         prefix_last, synonyms or {}))
 
 
-def _run(s, q, **kwargs):
-    """`Searcher.search`, without the collector's matcher pruning. Whoosh prunes sub-queries whose best
-    raw score is below the current tenth-best *final* score; with our ranking multiplier (0.5–1.3) that
-    compares unlike numbers, and it also stops counting pruned matches, so totals came out a fraction of
-    the truth ("customer": 3,036 of 9,732 cards; found by the benchmark)."""
-    collector = s.collector(**kwargs)
-    inner = collector
-    while inner is not None:
-        if hasattr(inner, "replace"):
-            inner.replace = 0
-        inner = getattr(inner, "child", None)
-    s.search_with_collector(q, collector)
-    return collector.results()
+FACETS = {"collection": "collection", "status": "status", "tag": "tags", "owner": "owner"}
 
 
 def _search(s, text, filters, limit, offset, include_archived, facets, explain, prefix_last, synonyms):
@@ -458,57 +402,46 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     did_you_mean = None
     if corrected:
         did_you_mean = " ".join(g.correction or g.raw for g in groups)
-    mask = None if include_archived or policy.ARCHIVED in filters.status else wq.Term("status", policy.ARCHIVED)
-    filter_q = filters.query()
-    grouped = None
-    if facets:
-        grouped = {
-            "collection": sorting.FieldFacet("collection", maptype=sorting.Count),
-            "status": sorting.FieldFacet("status", maptype=sorting.Count),
-            "tag": sorting.FieldFacet("tags", allow_overlap=True, maptype=sorting.Count),
-            "owner": sorting.FieldFacet("owner", maptype=sorting.Count),
-        }
-    mode, complete = "all", []
-    q = build(groups, parsed.excluded, mode)
-    kwargs = {"limit": offset + limit, "filter": filter_q, "mask": mask, "groupedby": grouped}
-    results = _run(s, q, **kwargs)
-    ordered = list(results)
-    if len(results) < FEW and len(groups) > 1:
+    hidden = include_archived or policy.ARCHIVED in filters.status
+    plan = engine.Plan(plan_groups(groups), "all", tuple(parsed.excluded), filters.terms(),
+                       () if hidden else (("status", policy.ARCHIVED),))
+    counted = tuple(FACETS.values()) if facets else ()
+    outcome = engine.run(s, plan, offset + limit, counted)
+    complete = []
+    if outcome.total < FEW and len(groups) > 1:
         # Too few cards have every word: any word may match, ranked by BM25F (which favours cards
         # matching more of the words, and rarer ones).
-        complete = [hit.docnum for hit in results]
-        mode = "any"
-        results = _run(s, build(groups, parsed.excluded, mode), **kwargs)
-        ordered = [hit for hit in results if hit.score > 0]
-    total = len(results)
+        complete = [doc for doc, _, _ in outcome.top]
+        plan.mode = "any"
+        outcome = engine.run(s, plan, offset + limit, counted)
+    total = outcome.total
     # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
     stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
-    hits = [_hit(hit, explain, stems, language) for hit in ordered[offset:offset + limit]]
+    hits = [_hit(s, doc, score, rank, explain, stems, language) for doc, score, rank in outcome.top[offset:]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
-        facet_counts = {name: sorted(((k, n) for k, n in results.groups(name).items() if k),
-                                     key=lambda kv: (-kv[1], str(kv[0]))) for name in grouped}
+        facet_counts = {name: sorted(((k, n) for k, n in outcome.facets[field].items() if k),
+                                     key=lambda kv: (-kv[1], str(kv[0]))) for name, field in FACETS.items()}
     notice = parsed.notice
-    if mode == "any" and total and not complete:
+    if plan.mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
-    return Results(hits, total, did_you_mean, next_cursor, notice, mode, facet_counts)
+    return Results(hits, total, did_you_mean, next_cursor, notice, plan.mode, facet_counts)
 
 
-def _hit(hit, explain, stems, language):
-    stored = hit.fields()
+def _hit(s, docnum, score, rank, explain, stems, language):
+    stored = s.stored_fields(docnum)
     snippet = snippets.snippet(stored.get("plain", ""), stems, language, SNIPPET_CHARS)
-    rank = _rank_column(hit.searcher)[hit.docnum]
     info = None
     if explain:
-        info = {"bm25f": round(hit.score / rank, 4) if rank else hit.score, "rank_multiplier": round(rank, 4),
+        info = {"bm25f": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
                 "matched": matched_fields(stored, stems, language)}
     return Hit(
         id=int(stored["id"]), title=stored["title"], snippet=snippet, status=stored["status"],
         reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
         collection_id=int(stored["collection"]), tags=[t for t in stored.get("tags", "").split(",") if t],
-        verified_at=stored.get("verified_at") or None, score=round(hit.score, 4), explain=info)
+        verified_at=stored.get("verified_at") or None, score=round(score, 4), explain=info)
 
 
 def matched_fields(stored, stems, language):

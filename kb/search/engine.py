@@ -1,0 +1,286 @@
+"""Matching and BM25F ranking on arrays: the posting lists Whoosh stores, decoded once per segment.
+
+Why not `Searcher.search`: Whoosh walks every matching posting in Python, several microseconds each,
+and support queries are dense ("refund customer" matches most cards), so a query cost 20–300 ms at
+10,000–100,000 cards. Here a term's postings in a segment are decoded once into numpy arrays (segments
+never change, so this survives commits), and a query is a few vector operations over them: the same
+BM25F formula, statistics and tie order as Whoosh's, exact totals, facet counts from the same arrays.
+
+Phrases: among the cards holding every word, those where the words' positions follow each other, found
+by intersecting (card, position − offset in the phrase) keys. A phrase is scored as its words.
+(Indexing each pair of adjacent terms instead, as Elasticsearch's `index_phrases` does, made phrases
+no faster here and a full rebuild 80% slower.)
+"""
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.util.numeric import byte_to_length
+
+B, K1 = 0.75, 1.2  # Whoosh's BM25F defaults
+CONTENT, TITLE = "content", "title"
+TITLE_BOOST = 2.0  # a title match counts this much more (see kb.search.index for the field layout)
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], np.float64)
+
+
+class _Arrays:
+    """Bounded LRU of decoded arrays, shared by the threads of a worker. Keys start with the segment
+    id, so a merged-away segment's arrays simply age out."""
+
+    def __init__(self, budget):
+        self.budget, self.used = budget, 0
+        self.items = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, compute):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+                return value
+        value = compute()
+        size = sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = value
+                self.used += size
+                while self.used > self.budget and len(self.items) > 1:
+                    _, old = self.items.popitem(last=False)
+                    self.used -= sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes
+        return value
+
+    def clear(self):
+        with self.lock:
+            self.items.clear()
+            self.used = 0
+
+
+arrays = _Arrays(256 * 1024 * 1024)
+
+
+def _sid(segment_reader):
+    return segment_reader.segment().segment_id()
+
+
+def postings(seg, field, text):
+    """(docnums, weights) of a term in one segment, decoded block by block (not posting by posting)."""
+    def decode():
+        if (field, text) not in seg:
+            return _EMPTY
+        matcher = seg.postings(field, text)
+        ids, weights = [], []
+        if isinstance(matcher, W3LeafMatcher):
+            while matcher.is_active():
+                matcher._read_ids()
+                matcher._read_weights()
+                ids.extend(matcher._ids)
+                weights.extend(matcher._weights)
+                matcher._next_block()
+        else:  # short lists are stored inline with the term
+            while matcher.is_active():
+                ids.append(matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+        return np.array(ids, np.int64), np.array(weights, np.float64)
+    return arrays.get((_sid(seg), field, text), decode)
+
+
+def positions(seg, field, text):
+    """(docnums, positions): one entry per occurrence of the term, in document then position order."""
+    def decode():
+        if (field, text) not in seg:
+            return _EMPTY[0], _EMPTY[0]
+        matcher = seg.postings(field, text)
+        decoder = matcher.format.decoder("positions")
+        ids, where = [], []
+        if isinstance(matcher, W3LeafMatcher):
+            while matcher.is_active():
+                matcher._read_ids()
+                matcher._read_values()
+                for doc, value in zip(matcher._ids, matcher._values, strict=True):
+                    found = decoder(value)
+                    ids.extend([doc] * len(found))
+                    where.extend(found)
+                matcher._next_block()
+        else:
+            while matcher.is_active():
+                found = matcher.value_as("positions")
+                ids.extend([matcher.id()] * len(found))
+                where.extend(found)
+                matcher.next()
+        return np.array(ids, np.int64), np.array(where, np.int64)
+    return arrays.get((_sid(seg), "positions", field, text), decode)
+
+
+def phrase(seg, stems, candidates):
+    """Documents among `candidates` where the stems occur one after the other."""
+    keys = None
+    for offset, stem in enumerate(stems):
+        ids, where = positions(seg, CONTENT, stem)
+        keep = candidates[ids]
+        found = (ids[keep] << 32) + where[keep] - offset  # the same key for every word of one occurrence
+        keys = found if keys is None else np.intersect1d(keys, found, assume_unique=True)
+        if not len(keys):
+            break
+    out = np.zeros(len(candidates), bool)
+    out[keys >> 32] = True
+    return out
+
+
+def lengths(seg, field):
+    """Each document's length in `field`, as Whoosh stores it (one byte, so approximate)."""
+    def decode():
+        column = seg._perdoc.column_reader(_lenfield(field), LENGTHS_COLUMN)
+        return _BYTE_TO_LENGTH[np.fromiter(iter(column), np.uint8, seg.doc_count_all())]
+    return arrays.get((_sid(seg), "len", field), decode)
+
+
+def ranks(seg):
+    """Each document's ranking multiplier (status and use; see kb.search.index)."""
+    return arrays.get((_sid(seg), "rank"),
+                      lambda: np.fromiter(iter(seg.column_reader("rank")), np.float64, seg.doc_count_all()))
+
+
+def alive(seg):
+    def compute():
+        out = np.ones(seg.doc_count_all(), bool)
+        deleted = list(seg.segment().deleted_docs() or ())
+        if deleted:
+            out[deleted] = False
+        return out
+    return arrays.get((_sid(seg), "alive", seg.segment().deleted_count()), compute)
+
+
+def _docs(seg, field, values):
+    """Documents holding any of `values` in an untokenised field."""
+    out = np.zeros(seg.doc_count_all(), bool)
+    for value in values:
+        out[postings(seg, field, value)[0]] = True
+    return out
+
+
+# -- One query ---------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What to match: `groups` of alternatives ((stems…), boost); all groups (mode "all") or any."""
+
+    groups: list
+    mode: str = "all"
+    excluded: tuple = ()
+    filters: tuple = ()  # ((field, (values…)), …): a card must hold one of the values of each
+    mask: tuple = ()  # ((field, value), …): cards holding any of these are left out
+
+
+@dataclass
+class Outcome:
+    top: list  # [(global docnum, final score, ranking multiplier)], best first
+    total: int
+    facets: dict | None = None
+
+
+class _Stats:
+    """Global statistics (all segments), as Whoosh's BM25F reads them from the top-level searcher."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.avg = {}
+
+    def avgfl(self, field):
+        if field not in self.avg:
+            self.avg[field] = self.searcher.avg_field_length(field) or 1
+        return self.avg[field]
+
+    def idf(self, field, text):
+        return self.searcher.idf(field, text)
+
+
+def _bm25(stats, seg, field, text, boost, out):
+    """Add the term's BM25 score times `boost` into `out`; return the documents holding it."""
+    ids, tf = postings(seg, field, text)
+    if len(ids):
+        fl = lengths(seg, field)[ids]
+        avgfl = stats.avgfl(field)
+        out[ids] += boost * stats.idf(field, text) * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))
+    return ids
+
+
+def _alternative(stats, seg, stems, boost, score, matched, n):
+    if len(stems) == 1:
+        matched[_bm25(stats, seg, CONTENT, stems[0], boost, score)] = True
+        matched[_bm25(stats, seg, TITLE, stems[0], boost * TITLE_BOOST, score)] = True
+        return
+    where = np.ones(n, bool)
+    for stem in stems:
+        where &= _docs(seg, CONTENT, [stem])
+    if where.any():
+        where = phrase(seg, stems, where)
+    words = np.zeros(n)
+    for stem in stems:
+        _bm25(stats, seg, CONTENT, stem, boost, words)
+    score += np.where(where, words, 0.0)
+    matched |= where
+
+
+def _segment(stats, seg, plan):
+    """(score, matched) arrays for one segment."""
+    n = seg.doc_count_all()
+    score = np.zeros(n)
+    matched = np.full(n, plan.mode == "all")
+    for group in plan.groups:
+        group_matched = np.zeros(n, bool)
+        for stems, boost in group:
+            _alternative(stats, seg, stems, boost, score, group_matched, n)
+        if plan.mode == "all":
+            matched &= group_matched
+        else:
+            matched |= group_matched
+    for stem in plan.excluded:
+        matched[postings(seg, CONTENT, stem)[0]] = False
+    for field, values in plan.filters:
+        matched &= _docs(seg, field, values)
+    for field, value in plan.mask:
+        matched[postings(seg, field, value)[0]] = False
+    matched &= alive(seg)
+    return score, matched
+
+
+def run(searcher, plan, limit, facets=()):
+    """The `limit` best documents (score × ranking multiplier, ties by document number, as Whoosh
+    orders them), the exact number of matches, and per-field counts of the matches for `facets`."""
+    stats = _Stats(searcher)
+    docs, finals, multipliers, total = [], [], [], 0
+    counts = {field: {} for field in facets}
+    for seg, offset in searcher.reader().leaf_readers():
+        score, matched = _segment(stats, seg, plan)
+        hits = np.flatnonzero(matched)
+        total += len(hits)
+        if not len(hits):
+            continue
+        rank = ranks(seg)[hits]
+        final = score[hits] * rank
+        if len(hits) > limit:
+            best = np.argpartition(-final, limit - 1)[:limit] if limit else hits[:0]
+            hits, final, rank = hits[best], final[best], rank[best]
+        docs.append(hits + offset)
+        finals.append(final)
+        multipliers.append(rank)
+        for field in facets:
+            _count(seg, field, matched, counts[field])
+    if not docs:
+        return Outcome([], total, counts if facets else None)
+    docs, finals, multipliers = np.concatenate(docs), np.concatenate(finals), np.concatenate(multipliers)
+    order = np.lexsort((docs, -finals))[:limit]
+    top = [(int(docs[i]), float(finals[i]), float(multipliers[i])) for i in order]
+    return Outcome(top, total, counts if facets else None)
+
+
+def _count(seg, field, matched, into):
+    for text in seg.lexicon(field):
+        value = text.decode("utf-8") if isinstance(text, bytes) else text
+        n = int(matched[postings(seg, field, value)[0]].sum())
+        if n:
+            into[value] = into.get(value, 0) + n
