@@ -70,5 +70,9 @@ SEARCH_CATCHUP_TIMEOUT = 0.5
 SEARCH_SYNC_ON_COMMIT = True
 # Memory for a full rebuild's posting pool, per indexing process (MB): beyond it postings spill to disk.
 SEARCH_INDEX_MEMORY_MB = 2048
+# Decoded posting lists kept in memory per worker process (MB), least recently used out first. A warm
+# search touches only these; a term read for the first time since a restart or a merge costs ~1 ms per
+# 2,000 cards holding it (see bench/search_bench.py).
+SEARCH_CACHE_MB = 256
 # Longest query text considered; the rest is ignored (and the user told).
 SEARCH_MAX_QUERY_CHARS = 300

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.matching import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
 B, K1 = 0.75, 1.2  # Whoosh's BM25F defaults
 CONTENT, TITLE = "content", "title"
 TITLE_BOOST = 2.0  # a title match counts this much more (see kb.search.index for the field layout)
-_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+_EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float64))
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], np.float64)
 
 
@@ -58,11 +59,17 @@ class _Arrays:
             self.used = 0
 
 
-arrays = _Arrays(256 * 1024 * 1024)
+arrays = _Arrays(256 * 1024 * 1024)  # the budget follows SEARCH_CACHE_MB (see query.searcher)
 
 
 def _sid(segment_reader):
     return segment_reader.segment().segment_id()
+
+
+def _matcher(seg, field, text):
+    """The stored posting list, deleted documents included (`alive` masks those, once per segment)."""
+    matcher = seg.postings(field, text)
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
 
 def postings(seg, field, text):
@@ -70,7 +77,7 @@ def postings(seg, field, text):
     def decode():
         if (field, text) not in seg:
             return _EMPTY
-        matcher = seg.postings(field, text)
+        matcher = _matcher(seg, field, text)
         ids, weights = [], []
         if isinstance(matcher, W3LeafMatcher):
             while matcher.is_active():
@@ -84,7 +91,7 @@ def postings(seg, field, text):
                 ids.append(matcher.id())
                 weights.append(matcher.weight())
                 matcher.next()
-        return np.array(ids, np.int64), np.array(weights, np.float64)
+        return np.array(ids, np.int32), np.array(weights, np.float64)
     return arrays.get((_sid(seg), field, text), decode)
 
 
@@ -93,8 +100,8 @@ def positions(seg, field, text):
     def decode():
         if (field, text) not in seg:
             return _EMPTY[0], _EMPTY[0]
-        matcher = seg.postings(field, text)
-        decoder = matcher.format.decoder("positions")
+        matcher = _matcher(seg, field, text)
+        decoder = seg.schema[field].format.decoder("positions")
         ids, where = [], []
         if isinstance(matcher, W3LeafMatcher):
             while matcher.is_active():
@@ -107,11 +114,11 @@ def positions(seg, field, text):
                 matcher._next_block()
         else:
             while matcher.is_active():
-                found = matcher.value_as("positions")
+                found = decoder(matcher.value())
                 ids.extend([matcher.id()] * len(found))
                 where.extend(found)
                 matcher.next()
-        return np.array(ids, np.int64), np.array(where, np.int64)
+        return np.array(ids, np.int32), np.array(where, np.int32)
     return arrays.get((_sid(seg), "positions", field, text), decode)
 
 
@@ -121,7 +128,8 @@ def phrase(seg, stems, candidates):
     for offset, stem in enumerate(stems):
         ids, where = positions(seg, CONTENT, stem)
         keep = candidates[ids]
-        found = (ids[keep] << 32) + where[keep] - offset  # the same key for every word of one occurrence
+        # The same key for every word of one occurrence: (card, where the phrase starts).
+        found = (ids[keep].astype(np.int64) << 32) + where[keep] - offset
         keys = found if keys is None else np.intersect1d(keys, found, assume_unique=True)
         if not len(keys):
             break

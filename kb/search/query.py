@@ -243,6 +243,7 @@ def searcher():
         name, ix = search_index.open_index(root)
         held = _local.held = [root, name, ix.searcher()]
     s = held[2]
+    engine.arrays.budget = current_app.config["SEARCH_CACHE_MB"] * 1024 * 1024
     if not s.up_to_date():
         s = held[2] = refreshed(s)
     meta = search_index.read_meta(s)
