@@ -35,6 +35,7 @@ def create_app(config=None, instance_path=None):
     from kb.accounts import auth
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
+    from kb.channels import api, faq
     from kb.search import index  # noqa: F401  (applies the change feed after every commit)
     from kb.search import views as search_views
     from kb.verification import checker  # noqa: F401  (keeps card status current at every commit)
@@ -50,6 +51,8 @@ def create_app(config=None, instance_path=None):
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(verification_views.bp)
     app.register_blueprint(search_views.bp)
+    api.init_app(app)
+    app.register_blueprint(faq.bp)
     return app
 
 

@@ -76,3 +76,16 @@ SEARCH_INDEX_MEMORY_MB = 2048
 SEARCH_CACHE_MB = 256
 # Longest query text considered; the rest is ignored (and the user told).
 SEARCH_MAX_QUERY_CHARS = 300
+
+# Channels (kb.channels.serving). A card needing verification keeps serving its last verified revision
+# to the chatbot and the FAQ until its verification has been lapsed this many days, then is withheld.
+CHANNEL_GRACE_DAYS = 14
+# Channels that stop serving a card as soon as an agent flags it ("chatbot", "faq").
+CHANNEL_WITHHOLD_FLAGGED = ("chatbot",)
+# Requests per API caller (token, else signed-in user, else address), Flask-Limiter syntax. Counted per
+# worker process unless RATELIMIT_STORAGE_URI points at a shared store (e.g. "redis://…").
+API_RATE_LIMIT = "600 per minute"
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True
+# /api/v1/health reports "degraded" while the index is more than this many changes behind.
+API_HEALTH_MAX_LAG = 100

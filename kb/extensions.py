@@ -1,4 +1,6 @@
 """Flask extensions, created unbound so that any module can import them without cycles."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,6 +21,8 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Limits are declared where they apply (the API); the key is chosen there too.
+limiter = Limiter(get_remote_address, default_limits=[])
 
 
 def insert_ignoring_conflicts(table):
@@ -43,6 +47,7 @@ def init_app(app):
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
 
 @event.listens_for(Engine, "connect")

@@ -440,6 +440,30 @@ class CardRequest(db.Model):
     requested_by: Mapped[User | None] = relationship()
     card: Mapped[Card | None] = relationship()
 
+
+class ApiToken(db.Model):
+    """A bearer token for the API (chatbot, FAQ widgets, agent tools). Only a hash of the secret is kept;
+    the secret is shown once, when created."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def scope_list(self):
+        return self.scopes.split()
+
+
 def _card_id_of(obj):
     if isinstance(obj, Card):
         return obj.id

@@ -1,4 +1,6 @@
 """Site-wide page plumbing: error pages, template helpers, security headers."""
+import json
+
 from flask import current_app, flash, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -30,7 +32,11 @@ def handle_http_error(error):
     else:
         code, title, message = error.code or 500, error.name, error.description
     if wants_json():
-        return jsonify(error={"code": title.lower().replace(" ", "_"), "message": message}), code
+        response = error.get_response()  # keeps headers such as Allow (405) and Retry-After (429)
+        response.data = json.dumps({"error": {"code": title.lower().replace(" ", "_").replace("'", ""),
+                                              "message": message}})
+        response.content_type = "application/json"
+        return response
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
 
@@ -59,10 +65,10 @@ def save(form, write, aliases=None):
     return True, result
 
 
-def status_of(card):
+def status_of(card, now=None):
     """The card's status for lists: time-based reasons live, the rest from the state stored at the last
     commit or check (cheap for a page of cards; the card page itself uses the exact facts)."""
-    now = utcnow()
+    now = now or utcnow()
     if card.state is None:  # never evaluated yet (e.g. just migrated): ask the exact way
         return policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
     stored = set(card.state.reasons.split(",")) if card.state.reasons else set()

@@ -1,7 +1,7 @@
 """Signing in and out, and the rule that every page but a few needs a signed-in user."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -43,11 +43,15 @@ def load_user(token):
 
 
 def require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+    """Every page needs a signed-in user, except login, the public FAQ and static files. The API reads
+    its bearer token here and checks scopes per endpoint (kb.channels.api.require)."""
+    if request.path.startswith("/api/"):
+        from kb.channels import api
+
+        return api.authenticate()
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == "faq":
         return None
     if not current_user.is_authenticated:
-        if request.path.startswith("/api/"):  # a program, not a person: no redirect to a login form
-            return jsonify(error={"code": "unauthorized", "message": "Sign in (or, later, send a token)."}), 401
         return login_manager.unauthorized()
     return None
 

@@ -44,7 +44,7 @@ def _ids(values, name):
     return tuple(out)
 
 
-def _collections(values):
+def collections_param(values):
     """Collections by id or slug (the API takes either)."""
     ids, slugs = [], []
     for value in values[:MAX_FILTER_VALUES]:
@@ -74,7 +74,7 @@ def params_from(args, max_limit=query.MAX_LIMIT):
     offset = query.decode_cursor(cursor)
     if cursor and not offset:
         raise Invalid({"cursor": "use the next_cursor of a previous response"})
-    filters = query.Filters(collection=_collections(args.getlist("collection")),
+    filters = query.Filters(collection=collections_param(args.getlist("collection")),
                             tag=tuple(t.strip().lower()[:40] for t in args.getlist("tag") if t.strip()),
                             status=statuses, owner=_ids(args.getlist("owner"), "owner"))
     return Params(q=args.get("q", ""), filters=filters, limit=int(limit), offset=offset,

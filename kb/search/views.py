@@ -62,20 +62,6 @@ def _facet_url(name, value, on):
     return _url_with(**{name: values})
 
 
-@bp.get("/api/v1/search")
-def api():
-    """The as-you-type box and (with a token, later) every channel: JSON, errors included."""
-    try:
-        params = service.params_from(request.args)
-    except Invalid as error:
-        field, message = next(iter(error.errors.items()))
-        return jsonify(error={"code": "invalid_parameter", "field": field, "message": message}), 400
-    explain = request.args.get("explain") == "1" and permissions.is_verifier(current_user)
-    results, search_id = service.run(params, current_user, facets=request.args.get("facets") == "1",
-                                     explain=explain, prefix_last=request.args.get("prefix") == "1")
-    return jsonify(service.results_json(results, search_id, explain=explain))
-
-
 @bp.get("/cards/<int:card_id>/answer.json")
 def answer(card_id):
     """The chat-ready text of a card's customer answer and its placeholders (for "Copy answer")."""

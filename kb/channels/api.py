@@ -1,0 +1,380 @@
+"""JSON API v1 for the chatbot, widgets and agent tools. Thin: who may see what is `serving`, search is
+`kb.search.service`, flags are `kb.verification.flags`; this module reads parameters and shapes JSON.
+
+Authentication: a bearer token (scopes `public:read`, `internal:read`, `flags:write`) or, for the
+agents' own pages, their signed-in session (which counts as `internal:read` and `flags:write`).
+"""
+import base64
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask_login import current_user
+from sqlalchemy import select, text
+from sqlalchemy.orm import selectinload
+
+from kb import markup
+from kb.accounts import permissions
+from kb.channels import serving, tokens
+from kb.dates import UTC
+from kb.extensions import csrf, db, limiter
+from kb.models import Card, Collection
+from kb.search import analysis, query, service, snippets
+from kb.search import index as search_index
+from kb.validation import Invalid
+from kb.verification import flags, policy
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens carry no cookie; session callers are checked in `_session_csrf`
+MAX_PAGE = 100
+
+
+class ApiError(Exception):
+    """An error response: HTTP status, a stable code and a message a person can act on."""
+
+    def __init__(self, status, code, message, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def error_response(status, code, message, **extra):
+    response = jsonify(error={"code": code, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error):
+    return error_response(error.status, error.code, error.message, **error.extra)
+
+
+@bp.errorhandler(Invalid)
+def _invalid(error):
+    field, message = next(iter(error.errors.items()))
+    return error_response(400, "invalid_parameter", message, field=field)
+
+
+# -- Who is calling ---------------------------------------------------------------------------------
+
+def bearer():
+    """The token of this request, set by `authenticate` (None for a session or no credentials)."""
+    return g.get("api_token")
+
+
+def authenticate():
+    """Before every API request: read a bearer token if one is sent. Returns an error response or None."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    token = tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        return error_response(401, "unauthorized", "The token is missing, wrong or revoked.")
+    g.api_token = token
+    return None
+
+
+def scopes():
+    token = bearer()
+    if token is not None:
+        return set(token.scope_list)
+    if current_user.is_authenticated:
+        return {tokens.INTERNAL_READ, tokens.PUBLIC_READ, tokens.FLAGS_WRITE}
+    return set()
+
+
+def require(*allowed):
+    """The first of `allowed` scopes the caller has; 401 without credentials, 403 without the scope."""
+    have = scopes()
+    if not have:
+        raise ApiError(401, "unauthorized", "Send a bearer token (Authorization: Bearer kb_…).")
+    for scope in allowed:
+        if scope in have:
+            return scope
+    raise ApiError(403, "forbidden", f"This token lacks the scope: {' or '.join(allowed)}.")
+
+
+def channel_for(scope):
+    return serving.AGENTS if scope == tokens.INTERNAL_READ else serving.CHATBOT
+
+
+def rate_key():
+    token = bearer()
+    if token is not None:
+        return f"token:{token.id}"
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr}"
+
+
+def rate_limit():
+    return current_app.config["API_RATE_LIMIT"]
+
+
+# -- Shapes -----------------------------------------------------------------------------------------
+
+def _iso(value):
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def card_url(card, channel):
+    if channel == serving.AGENTS or not card.is_public:
+        return url_for("cards.detail", card_id=card.id, _external=True)
+    return url_for("faq.card", card_id=card.id, slug=serving.slug(card), _external=True)
+
+
+def card_json(served, score=None):
+    """A served card as every endpoint shows it; agents also get status, reasons and notes."""
+    card, revision = served.card, served.revision
+    status = serving.status_of(card)
+    out = {
+        "id": card.id,
+        "title": revision.title,
+        "answer_markdown": revision.answer,
+        "answer_html": str(markup.render(revision.answer)),
+        "answer_text": markup.plain_text(revision.answer),
+        "collection": {"id": card.collection_id, "slug": card.collection.slug, "name": card.collection.name},
+        "tags": revision.tags,
+        "verified_at": _iso(card.verified_at),
+        "verified_by": card.verified_by.name if card.verified_by else None,
+        "verifying_team": card.verifier_team.name,
+        "next_due": _iso(status.due_at),
+        "revision": revision.number,
+        "url": card_url(card, served.channel),
+    }
+    if served.channel == serving.AGENTS:
+        out.update({
+            "status": status.code,
+            "reasons": [{"code": r.code, "message": r.message} for r in status.reasons],
+            "internal_notes": revision.internal_notes,
+            "owner": card.owner.name,
+            "verified_revision": card.verified_revision_number,
+            "public": card.is_public,
+            "archived": card.is_archived,
+            "updated_at": _iso(card.updated_at),
+        })
+    if score is not None:
+        out["score"] = round(score, 4)
+    return out
+
+
+def _load(ids):
+    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
+        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner),
+        selectinload(Card.verified_by), selectinload(Card.verifier_team))).all()
+    by_id = {c.id: c for c in cards}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+# -- Endpoints --------------------------------------------------------------------------------------
+
+@bp.get("/health")
+def health():
+    """No authentication: is the database reachable, is the index, and how far behind is it."""
+    body, status = {"status": "ok"}, 200
+    try:
+        db.session.execute(text("SELECT 1"))
+        body["database"] = "ok"
+    except Exception as error:  # noqa: BLE001  (reported, not raised: this is the health check)
+        db.session.rollback()
+        body.update(status="error", database=f"unreachable: {type(error).__name__}")
+        return jsonify(body), 503
+    try:
+        st = search_index.status()
+        body["index"] = {"status": "ok", "documents": st["documents"], "lag": st["lag"]}
+        if st["lag"] > current_app.config["API_HEALTH_MAX_LAG"]:
+            body["status"] = "degraded"
+    except Exception as error:  # noqa: BLE001
+        body.update(status="error", index={"status": f"unreachable: {type(error).__name__}", "lag": None})
+        status = 503
+    return jsonify(body), status
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3 description of this API (no authentication: it is documentation)."""
+    from kb.channels import openapi
+
+    return jsonify(openapi.document())
+
+
+@bp.get("/answer")
+def answer():
+    """The single best served answer for a customer's question, or 404 `no_verified_answer` with up to
+    three suggestions, so that a bot hands over to a person instead of guessing."""
+    require(tokens.PUBLIC_READ, tokens.INTERNAL_READ)
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        raise ApiError(400, "invalid_parameter", "Ask a question: q is required.", field="q")
+    filters = query.Filters(public_only=True, status=(policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION))
+    results, _ = service.run(service.Params(q=q, filters=filters, limit=10), None, log=False)
+    served = [s for s in serving.serve_many(_load([h.id for h in results.hits]), serving.CHATBOT) if s.ok]
+    scores = {h.id: h.score for h in results.hits}
+    if served and results.mode == "all":
+        best = served[0]
+        return jsonify(card_json(best, score=scores.get(best.card.id)))
+    suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s.card, serving.CHATBOT)}
+                   for s in served[:3]]
+    raise ApiError(404, "no_verified_answer", "No verified answer matches this question well enough; "
+                   "hand over to a person.", suggestions=suggestions)
+
+
+@bp.get("/search")
+def search():
+    """The search of the agents' pages; a `public:read` token sees served public cards only, in their
+    verified wording."""
+    scope = require(tokens.INTERNAL_READ, tokens.PUBLIC_READ)
+    params = service.params_from(request.args)
+    user = current_user if current_user.is_authenticated and bearer() is None else None
+    if scope == tokens.INTERNAL_READ:
+        is_session = user is not None
+        explain = is_session and request.args.get("explain") == "1" and permissions.is_verifier(user)
+        results, search_id = service.run(params, user, facets=request.args.get("facets") == "1", explain=explain,
+                                         prefix_last=request.args.get("prefix") == "1", log=is_session)
+        return jsonify(service.results_json(results, search_id, explain=explain))
+    params.filters.public_only = True
+    params.include_archived = False
+    allowed = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
+    params.filters.status = tuple(s for s in params.filters.status if s in allowed) or allowed
+    results, _ = service.run(params, None, prefix_last=request.args.get("prefix") == "1", log=False)
+    served = {s.card.id: s for s in serving.serve_many(_load([h.id for h in results.hits]), serving.CHATBOT)}
+    language = search_index.language()
+    stems = analysis.words(params.q, language)
+    out = []
+    for hit in results.hits:
+        s = served.get(hit.id)
+        if s is None or not s.ok:
+            continue
+        out.append({
+            "id": hit.id, "title": s.revision.title,
+            "snippet": snippets.snippet(markup.strip_markdown(s.revision.answer), stems, language,
+                                        query.SNIPPET_CHARS),
+            "status": s.status, "reasons": [], "collection": {"id": s.card.collection_id,
+                                                             "slug": s.card.collection.slug,
+                                                             "name": s.card.collection.name},
+            "tags": s.revision.tags, "verified_at": _iso(s.card.verified_at), "url": card_url(s.card, serving.CHATBOT),
+        })
+    withheld = len(results.hits) - len(out)
+    return jsonify({"results": out, "total": max(0, results.total - withheld), "did_you_mean": results.did_you_mean,
+                    "next_cursor": results.next_cursor, "notice": results.notice, "search_id": None})
+
+
+def _card_or_404(card_id, channel):
+    cards = _load([card_id])
+    served = serving.serve(cards[0], channel) if cards else None
+    if served is None or not served.ok:
+        raise ApiError(404, "not_found", f"There is no card {card_id} for this token.")
+    return served
+
+
+@bp.get("/cards/<int:card_id>")
+def card(card_id):
+    channel = channel_for(require(tokens.INTERNAL_READ, tokens.PUBLIC_READ))
+    return jsonify(card_json(_card_or_404(card_id, channel)))
+
+
+def encode_cursor(last_id):
+    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith("c") and raw[1:].isascii() and raw[1:].isdigit() and len(raw) < 20:
+            return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise Invalid({"cursor": "use the next_cursor of a previous response"})
+
+
+def _since(value):
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid({"updated_since": "use an ISO 8601 date or date and time, e.g. 2026-11-01T00:00:00Z"}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@bp.get("/cards")
+def cards():
+    """Every card the caller may see, in id order; `next_cursor` continues where a page stopped."""
+    channel = channel_for(require(tokens.INTERNAL_READ, tokens.PUBLIC_READ))
+    args = request.args
+    limit = args.get("limit", "50")
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_PAGE):
+        raise Invalid({"limit": f"use a whole number from 1 to {MAX_PAGE}"})
+    limit = int(limit)
+    statuses = [s for s in args.getlist("status") if s]
+    unknown = [s for s in statuses if s not in policy.STATUSES]
+    if unknown:
+        raise Invalid({"status": f"{unknown[0][:40]!r} is not one of {', '.join(policy.STATUSES)}"})
+    stmt = select(Card.id).order_by(Card.id)
+    collections = service.collections_param(args.getlist("collection"))
+    if collections:
+        stmt = stmt.where(Card.collection_id.in_(collections))
+    if args.get("updated_since"):
+        since = _since(args["updated_since"])
+        stmt = stmt.where(Card.updated_at >= since if channel == serving.AGENTS else Card.verified_at >= since)
+    if channel != serving.AGENTS:
+        stmt = stmt.where(Card.is_public, ~Card.is_archived, Card.verified_revision_number.is_not(None))
+    after = decode_cursor(args["cursor"]) if args.get("cursor") else 0
+    page, more = [], False
+    while True:  # withheld cards are skipped, so read on until the page is full
+        ids = list(db.session.scalars(stmt.where(Card.id > after).limit(limit * 2)))
+        for served in serving.serve_many(_load(ids), channel):
+            after = served.card.id
+            if served.ok and (not statuses or served.status in statuses):
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(served)
+        if more or len(ids) < limit * 2:
+            break
+    last = page[-1].card.id if page else after
+    return jsonify({"cards": [card_json(s) for s in page], "next_cursor": encode_cursor(last) if more else None})
+
+
+@bp.get("/collections")
+def collections():
+    channel = channel_for(require(tokens.INTERNAL_READ, tokens.PUBLIC_READ))
+    stmt = select(Collection).order_by(Collection.position, Collection.name)
+    if channel != serving.AGENTS:
+        stmt = stmt.where(Collection.is_public)
+    return jsonify({"collections": [
+        {"id": c.id, "slug": c.slug, "name": c.name, "description": c.description, "public": c.is_public,
+         "url": url_for("faq.collection", slug=c.slug, _external=True) if c.is_public else
+         url_for("cards.collection", slug=c.slug, _external=True)}
+        for c in db.session.scalars(stmt)]})
+
+
+@bp.post("/cards/<int:card_id>/flags")
+def flag(card_id):
+    """An agent tool or the bot reports a card that looks wrong: `{"kind": "outdated" | "incorrect" |
+    "unclear", "comment": "…"}`. The card needs verification at once; its verifiers are told."""
+    require(tokens.FLAGS_WRITE)
+    token = bearer()
+    if token is None:
+        csrf.protect()  # a signed-in browser: the same CSRF check as every form
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", 'Send JSON: {"kind": "outdated", "comment": "…"}.')
+    card = db.session.get(Card, card_id)
+    if card is None or (token is not None and tokens.INTERNAL_READ not in token.scope_list
+                        and not serving.serve(card, serving.CHATBOT).ok):
+        raise ApiError(404, "not_found", f"There is no card {card_id} for this token.")
+    reporter = current_user if token is None else token.created_by
+    if reporter is None:
+        raise ApiError(403, "forbidden", "The admin who created this token is gone; create a new token.")
+    comment = body.get("comment") or ""
+    if not isinstance(comment, str) or not isinstance(body.get("kind"), str):
+        raise Invalid({"kind" if not isinstance(body.get("kind"), str) else "comment": "must be a string"})
+    if token is not None:
+        comment = f"[via API token “{token.name}”] {comment}".strip()
+    created = flags.flag_card(card, reporter, body["kind"], comment)
+    db.session.commit()
+    return jsonify({"id": created.id, "card_id": card.id, "kind": created.kind, "state": created.state,
+                    "created_at": _iso(created.created_at)}), 201
+
+
+def init_app(app):
+    limiter.limit(rate_limit, key_func=rate_key)(bp)
+    app.register_blueprint(bp)
