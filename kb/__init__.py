@@ -35,6 +35,7 @@ def create_app(config=None, instance_path=None):
     from kb.accounts import auth
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
+    from kb.channels import admin as token_admin
     from kb.channels import api, faq
     from kb.search import index  # noqa: F401  (applies the change feed after every commit)
     from kb.search import views as search_views
@@ -53,6 +54,7 @@ def create_app(config=None, instance_path=None):
     app.register_blueprint(search_views.bp)
     api.init_app(app)
     app.register_blueprint(faq.bp)
+    app.register_blueprint(token_admin.bp)
     return app
 
 

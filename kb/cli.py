@@ -304,8 +304,69 @@ def synonyms_list_command():
         click.echo(row.terms)
 
 
+@click.group("tokens")
+def tokens_group():
+    """API bearer tokens for the chatbot, the FAQ widgets and agent tools."""
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="Who or what uses it, e.g. \"Help widget\".")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="public:read, internal:read or flags:write; repeat for several.")
+@click.option("--by", "by_email", help="E-mail of the admin accountable for it (flags it raises are in their name).")
+@with_appcontext
+def tokens_create_command(name, scopes, by_email):
+    """Create a token and print its secret, once: it is stored only as a hash."""
+    from kb.accounts.operations import find_user
+    from kb.channels import tokens
+    from kb.validation import Invalid
+
+    actor = find_user(by_email) if by_email else None
+    try:
+        if by_email and actor is None:
+            raise Invalid({"by": f"there is no user {by_email}"})
+        token, secret = tokens.create(name, scopes, actor)
+    except Invalid as error:
+        db.session.rollback()
+        for where, message in error.errors.items():
+            click.echo(f"{where}: {message}", err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"Token {token.id} \"{token.name}\" ({token.scopes}). Its secret, shown only now:", err=True)
+    click.echo(secret)
+
+
+@tokens_group.command("list")
+@with_appcontext
+def tokens_list_command():
+    """Every token: id, name, scopes, created, last used, revoked."""
+    from kb.channels import tokens
+
+    for t in tokens.all_tokens():
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.name}\t{t.scopes}\tcreated {t.created_at:%Y-%m-%d}\t{used}\t{state}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke_command(token_id):
+    """Revoke a token at once; requests with it get 401 from now on."""
+    from kb.channels import tokens
+    from kb.models import ApiToken
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        click.echo(f"There is no token {token_id}.", err=True)
+        raise SystemExit(1)
+    tokens.revoke(token)
+    db.session.commit()
+    click.echo(f"Token {token.id} \"{token.name}\" revoked.")
+
+
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
                     export_command, check_stale_command, digest_command, reindex_command, index_status_command,
-                    synonyms_group):
+                    synonyms_group, tokens_group):
         app.cli.add_command(command)

@@ -87,5 +87,15 @@ CHANNEL_WITHHOLD_FLAGGED = ("chatbot",)
 API_RATE_LIMIT = "600 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
+# /api/v1/answer answers when the best served card has every word of the question, or at least this
+# share of them (in its verified title, answer and tags); otherwise it says `no_verified_answer`.
+API_ANSWER_MIN_COVERAGE = 0.5
 # /api/v1/health reports "degraded" while the index is more than this many changes behind.
 API_HEALTH_MAX_LAG = 100
+
+# Public FAQ (/faq, no login): name, colour (#rrggbb) and logo URL ("" = none) shown to customers, and how
+# long browsers and proxies may keep a page before asking again (pages carry ETag and Last-Modified).
+FAQ_BRAND_NAME = "Help centre"
+FAQ_BRAND_COLOR = "#1f6feb"
+FAQ_LOGO_URL = ""
+FAQ_CACHE_SECONDS = 300

@@ -9,6 +9,7 @@ from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
+from kb.channels import serving
 from kb.dates import utcnow, zone
 from kb.extensions import db
 from kb.models import VERIFIER_ROLES, Card, CardRequest, Collection, Team, User
@@ -88,10 +89,12 @@ def detail(card_id, verify_form=None):
     status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
     if verify_form is None:
         usage.record(card, current_user, "view", search_id=request.args.get("sid", type=db_int), now=now)
+    customers, chatbot = (serving.serve(card, serving.FAQ, now), serving.serve(card, serving.CHATBOT, now)) \
+        if card.is_public else (None, None)
     return render_template(
         "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
         changes_since_verified=changes, verified_revision=verified, open_flags=flags.open_flags(card),
-        flag_form=FlagForm(),
+        flag_form=FlagForm(), customers=customers, chatbot=chatbot, faq_slug=serving.slug(card),
     ), 400 if verify_form is not None else 200
 
 

@@ -43,9 +43,16 @@ def clean(name, scopes):
     return name, scopes
 
 
+def _check_reporter(scopes, actor):
+    """Flags are attributable: a token that may raise them raises them in an admin's name."""
+    if FLAGS_WRITE in scopes and actor is None:
+        raise Invalid({"by": "a flags:write token needs the admin accountable for it (kb tokens create --by EMAIL)"})
+
+
 def create(name, scopes, actor=None):
     """A new token and its secret, which is not stored and cannot be shown again."""
     name, scopes = clean(name, scopes)
+    _check_reporter(scopes, actor)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, prefix=secret[:len(PREFIX) + 6], secret_hash=_hash(secret), scopes=" ".join(scopes),
                      created_by_id=getattr(actor, "id", None))
