@@ -135,20 +135,24 @@ def import_command(path, dry_run):
 
 @click.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--channel", type=click.Choice(["chatbot", "faq", "agents"]),
+              help="Instead of a backup, what this channel is served (for a chatbot's own store), as the API shows it.")
 @with_appcontext
-def export_command(path):
+def export_command(path, channel):
     """Export every card as JSON Lines to PATH (or - for standard output)."""
     from kb.cards import transfer
+    from kb.channels import api
 
+    lines = transfer.export_lines if channel is None else lambda: api.export_lines(channel)
     if path == "-":
-        count = sum(1 for line in transfer.export_lines() if sys.stdout.write(line) is not None)
+        count = sum(1 for line in lines() if sys.stdout.write(line) is not None)
     else:
         # Write next to the target and rename, so that a crash never leaves half a file.
         folder = os.path.dirname(os.path.abspath(path))
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as tmp:
             try:
                 count = 0
-                for line in transfer.export_lines():
+                for line in lines():
                     tmp.write(line)
                     count += 1
             except BaseException:

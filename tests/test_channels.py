@@ -1,4 +1,5 @@
 """One verified answer for every channel: the serving rule, API tokens and the /api/v1 endpoints."""
+import json
 from datetime import timedelta
 
 import pytest
@@ -254,3 +255,16 @@ def test_health_needs_no_token_and_reports_the_index(client, kb):
     body = client.get("/api/v1/health").get_json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["index"]["lag"] == 0 and body["index"]["documents"] >= 4
+
+
+def test_the_chatbot_export_holds_what_the_chatbot_is_served(app, runner, kb):
+    with app.app_context():
+        card = db.session.get(Card, kb["gift"].id)
+        operations.edit_card(card, author=db.session.get(User, kb["expert"].id), answer="UNVERIFIED wording")
+        db.session.commit()
+    result = runner.invoke(args=["export", "--channel", "chatbot", "-"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [r["id"] for r in rows] == [kb["refund"].id, kb["gift"].id]
+    assert rows[1]["answer_markdown"] == "Gift card refunds go back to the card." and "UNVERIFIED" not in result.output
+    assert "internal_notes" not in rows[0] and rows[0]["url"].startswith("/faq/cards/")

@@ -6,6 +6,7 @@ agents' own pages, their signed-in session (which counts as `internal:read` and 
 """
 import base64
 import hashlib
+import json
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
@@ -119,13 +120,23 @@ def _iso(value):
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def card_url(card, channel):
+def card_url(card, channel, external=True):
     if channel == serving.AGENTS or not card.is_public:
-        return url_for("cards.detail", card_id=card.id, _external=True)
-    return url_for("faq.card", card_id=card.id, slug=serving.slug(card), _external=True)
+        return url_for("cards.detail", card_id=card.id, _external=external)
+    return url_for("faq.card", card_id=card.id, slug=serving.slug(card), _external=external)
 
 
-def card_json(served, score=None):
+def export_lines(channel):
+    """JSON Lines of every card `channel` is served, in the API's card shape (`kb export --channel`)."""
+    ids = list(db.session.scalars(select(Card.id).order_by(Card.id)))
+    with current_app.test_request_context():  # URLs as paths: a command has no host name
+        for start in range(0, len(ids), 500):
+            for served in serving.serve_many(_load(ids[start:start + 500]), channel):
+                if served.ok:
+                    yield json.dumps(card_json(served, external=False), ensure_ascii=False) + "\n"
+
+
+def card_json(served, score=None, external=True):
     """A served card as every endpoint shows it; agents also get status, reasons and notes."""
     card, revision = served.card, served.revision
     status = serving.status_of(card)
@@ -142,7 +153,7 @@ def card_json(served, score=None):
         "verifying_team": card.verifier_team.name,
         "next_due": _iso(status.due_at),
         "revision": revision.number,
-        "url": card_url(card, served.channel),
+        "url": card_url(card, served.channel, external),
     }
     if served.channel == serving.AGENTS:
         out.update({
