@@ -268,3 +268,19 @@ def test_the_chatbot_export_holds_what_the_chatbot_is_served(app, runner, kb):
     assert [r["id"] for r in rows] == [kb["refund"].id, kb["gift"].id]
     assert rows[1]["answer_markdown"] == "Gift card refunds go back to the card." and "UNVERIFIED" not in result.output
     assert "internal_notes" not in rows[0] and rows[0]["url"].startswith("/faq/cards/")
+
+
+def test_public_search_never_finds_a_card_by_words_customers_are_not_shown(app, client, kb):
+    with app.app_context():
+        card = db.session.get(Card, kb["gift"].id)
+        operations.edit_card(card, author=db.session.get(User, kb["expert"].id),
+                             internal_notes="Override code zebracorn", answer="Pending zanzibar wording")
+        db.session.commit()
+    for word in ("zebracorn", "zanzibar", "escalate"):  # notes, an unverified edit, the other card's notes
+        body = get(client, f"/api/v1/search?q={word}", kb["public_token"]).get_json()
+        assert body["results"] == [] and body["did_you_mean"] is None, word
+        assert get(client, f"/api/v1/search?q={word}", kb["internal_token"]).get_json()["results"], word
+    public = get(client, "/api/v1/search?q=gift+card", kb["public_token"]).get_json()
+    assert public["results"][0]["id"] == kb["gift"].id and kb["fraud"].id not in [r["id"] for r in public["results"]]
+    assert "zanzibar" not in str(public) and public["results"][0]["url"].endswith("/faq/cards/%d-gift-card-refunds"
+                                                                                 % kb["gift"].id)

@@ -94,7 +94,7 @@ def detail(card_id, verify_form=None):
     return render_template(
         "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
         changes_since_verified=changes, verified_revision=verified, open_flags=flags.open_flags(card),
-        flag_form=FlagForm(), customers=customers, chatbot=chatbot, faq_slug=serving.slug(card),
+        flag_form=FlagForm(), customers=customers, chatbot=chatbot,
     ), 400 if verify_form is not None else 200
 
 

@@ -7,7 +7,6 @@ agents' own pages, their signed-in session (which counts as `internal:read` and 
 import base64
 import hashlib
 import json
-from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
@@ -16,11 +15,11 @@ from sqlalchemy.orm import selectinload
 
 from kb import markup
 from kb.accounts import permissions
-from kb.channels import serving, tokens
-from kb.dates import UTC
+from kb.channels import faq, finding, serving, tokens
+from kb.dates import UTC, parse_iso
 from kb.extensions import csrf, db, limiter
 from kb.models import Card, Collection
-from kb.search import analysis, query, service, snippets
+from kb.search import analysis, query, service, snippets, synonyms
 from kb.search import index as search_index
 from kb.validation import Invalid
 from kb.verification import flags, policy
@@ -120,10 +119,11 @@ def _iso(value):
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def card_url(card, channel, external=True):
-    if channel == serving.AGENTS or not card.is_public:
-        return url_for("cards.detail", card_id=card.id, _external=external)
-    return url_for("faq.card", card_id=card.id, slug=serving.slug(card), _external=external)
+def card_url(served, external=True):
+    """The agents' page of the card, or its FAQ page for a customer channel."""
+    if served.channel == serving.AGENTS or not served.card.is_public:
+        return url_for("cards.detail", card_id=served.card.id, _external=external)
+    return faq.card_url(served, external)
 
 
 def export_lines(channel):
@@ -144,7 +144,8 @@ def card_json(served, score=None, external=True):
         "id": card.id,
         "title": revision.title,
         "answer_markdown": revision.answer,
-        "answer_html": str(markup.render(revision.answer)),
+        "answer_html": str(markup.render(revision.answer) if served.channel == serving.AGENTS
+                           else faq.public_html([served])[0]),
         "answer_text": markup.plain_text(revision.answer),
         "collection": {"id": card.collection_id, "slug": card.collection.slug, "name": card.collection.name},
         "tags": revision.tags,
@@ -153,7 +154,7 @@ def card_json(served, score=None, external=True):
         "verifying_team": card.verifier_team.name,
         "next_due": _iso(status.due_at),
         "revision": revision.number,
-        "url": card_url(card, served.channel, external),
+        "url": card_url(served, external),
     }
     if served.channel == serving.AGENTS:
         out.update({
@@ -227,8 +228,7 @@ def answer():
                    >= current_app.config["API_ANSWER_MIN_COVERAGE"]):
         best = served[0]
         return jsonify(card_json(best, score=scores.get(best.card.id)))
-    suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s.card, serving.CHATBOT)}
-                   for s in served[:3]]
+    suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s)} for s in served[:3]]
     raise ApiError(404, "no_verified_answer", "No verified answer matches this question well enough; "
                    "hand over to a person.", suggestions=suggestions)
 
@@ -264,12 +264,15 @@ def search():
     results, _ = service.run(params, None, prefix_last=request.args.get("prefix") == "1", log=False)
     served = {s.card.id: s for s in serving.serve_many(_load([h.id for h in results.hits]), serving.CHATBOT)}
     language = search_index.language()
-    stems = analysis.words(params.q, language)
-    out = []
+    wanted = finding.query_terms(params.q, synonyms.table()) if served else set()
+    stems = sorted(wanted)
+    out, readable = [], set()
     for hit in results.hits:
         s = served.get(hit.id)
-        if s is None or not s.ok:
+        terms = finding.revision_terms(s.revision) if s is not None and s.ok else set()
+        if not terms & wanted:  # withheld, or found only through words customers are not shown
             continue
+        readable |= terms
         out.append({
             "id": hit.id, "title": s.revision.title,
             "snippet": snippets.snippet(markup.strip_markdown(s.revision.answer), stems, language,
@@ -277,10 +280,11 @@ def search():
             "status": s.status, "reasons": [], "collection": {"id": s.card.collection_id,
                                                              "slug": s.card.collection.slug,
                                                              "name": s.card.collection.name},
-            "tags": s.revision.tags, "verified_at": _iso(s.card.verified_at), "url": card_url(s.card, serving.CHATBOT),
+            "tags": s.revision.tags, "verified_at": _iso(s.card.verified_at), "url": card_url(s),
         })
-    withheld = len(results.hits) - len(out)
-    return jsonify({"results": out, "total": max(0, results.total - withheld), "did_you_mean": results.did_you_mean,
+    dropped = len(results.hits) - len(out)
+    return jsonify({"results": out, "total": max(len(out), results.total - dropped),
+                    "did_you_mean": finding.readable_suggestion(results.did_you_mean, readable),
                     "next_cursor": results.next_cursor, "notice": results.notice, "search_id": None})
 
 
@@ -314,10 +318,9 @@ def decode_cursor(cursor):
 
 def _since(value):
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid({"updated_since": "use an ISO 8601 date or date and time, e.g. 2026-11-01T00:00:00Z"}) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_iso(value)
+    except ValueError as error:
+        raise Invalid({"updated_since": str(error)}) from None
 
 
 @bp.get("/cards")

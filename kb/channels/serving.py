@@ -92,8 +92,10 @@ def serve(card, channel, now=None):
     return serve_many([card], channel, now)[0]
 
 
-def slug(card):
-    """The readable part of a card's public URL (the id is what identifies it)."""
+def slug(title):
+    """The readable part of a card's public URL, from the title served (the id identifies the card)."""
     from kb.cards.operations import slugify
 
-    return slugify(card.title)[:60] or "card"
+    if not any(ch.isascii() and ch.isalnum() for ch in title):
+        return "card"  # slugify keeps ASCII only; its own fallback is "collection"
+    return slugify(title)[:60]
