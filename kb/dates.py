@@ -28,7 +28,7 @@ def parse_iso(text):
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: year 9999 at a negative offset is past datetime.max
         raise ValueError(f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-02T09:30:00Z)") from None
 
 

@@ -284,3 +284,17 @@ def test_public_search_never_finds_a_card_by_words_customers_are_not_shown(app, 
     assert public["results"][0]["id"] == kb["gift"].id and kb["fraud"].id not in [r["id"] for r in public["results"]]
     assert "zanzibar" not in str(public) and public["results"][0]["url"].endswith("/faq/cards/%d-gift-card-refunds"
                                                                                  % kb["gift"].id)
+
+
+def test_flag_comments_and_dates_at_the_edges_are_refused_cleanly(client, kb):
+    url, auth_ = f"/api/v1/cards/{kb['refund'].id}/flags", {"Authorization": kb["internal_token"]}
+    for comment in ({}, [], 0, False):
+        response = client.post(url, json={"kind": "outdated", "comment": comment}, headers=auth_)
+        assert response.status_code == 400 and response.get_json()["error"]["field"] == "comment", comment
+    long_ok = client.post(url, json={"kind": "unclear", "comment": "x" * 2000}, headers=auth_)
+    assert long_ok.status_code == 201  # the "[via API token …]" prefix does not count against the caller
+    assert client.post(url, json={"kind": "unclear", "comment": "x" * 2001}, headers=auth_).status_code == 400
+    for since in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"):
+        response = get(client, f"/api/v1/cards?updated_since={since.replace('+', '%2B')}", kb["public_token"])
+        assert response.status_code == 400 and response.get_json()["error"]["field"] == "updated_since", since
+    assert client.get("/api/v1/health", headers={"Authorization": "Bearer kb_revoked"}).status_code == 200

@@ -9,8 +9,9 @@ from kb.validation import Invalid
 from kb.verification.notify import notify, verifiers_of
 
 
-def flag_card(card, user, kind, comment=""):
-    """Open a flag: the card needs verification at once and its verifiers are told."""
+def flag_card(card, user, kind, comment="", via=None):
+    """Open a flag: the card needs verification at once and its verifiers are told. `via` names the tool
+    that raised it for `user` (an API token), kept in front of the comment."""
     comment = (comment or "").strip()
     errors = {}
     if kind not in FLAG_KINDS:
@@ -21,6 +22,8 @@ def flag_card(card, user, kind, comment=""):
         errors["card"] = "is archived"
     if errors:
         raise Invalid(errors)
+    if via:
+        comment = f"[via {via}] {comment}".strip()
     flag = Flag(card=card, user=user, kind=kind, comment=comment, created_at=utcnow())
     db.session.add(flag)
     db.session.flush()
