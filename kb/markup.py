@@ -119,8 +119,13 @@ class _Flattener(HTMLParser):
 
 def plain_text(text):
     """The customer-facing answer as chat-ready plain text (what "Copy answer" puts on the clipboard)."""
+    return text_of_html(render(text))
+
+
+def text_of_html(html):
+    """Sanitised HTML as chat-ready plain text (for answers whose links were rewritten for customers)."""
     flattener = _Flattener()
-    flattener.feed(str(render(text)))
+    flattener.feed(str(html))
     flattener.close()
     lines = [line.rstrip() for line in "".join(flattener.out).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

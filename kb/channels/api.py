@@ -141,13 +141,14 @@ def card_json(served, score=None, external=True):
     """A served card as every endpoint shows it; agents also get status, reasons and notes."""
     card, revision = served.card, served.revision
     status = serving.status_of(card)
+    # Customers get links between cards as FAQ links (or as plain words when the target is not public).
+    html = markup.render(revision.answer) if served.channel == serving.AGENTS else faq.public_html([served])[0]
     out = {
         "id": card.id,
         "title": revision.title,
         "answer_markdown": revision.answer,
-        "answer_html": str(markup.render(revision.answer) if served.channel == serving.AGENTS
-                           else faq.public_html([served])[0]),
-        "answer_text": markup.plain_text(revision.answer),
+        "answer_html": str(html),
+        "answer_text": markup.text_of_html(html),
         "collection": {"id": card.collection_id, "slug": card.collection.slug, "name": card.collection.name},
         "tags": revision.tags,
         "verified_at": _iso(card.verified_at),

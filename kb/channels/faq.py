@@ -136,7 +136,7 @@ def entries(served_cards):
     """`Entry` for each served card, as the FAQ pages show it."""
     return [
         Entry(card_id=s.card.id, slug=_slug(s.revision), title=s.revision.title,
-              html=html, text=markup.plain_text(s.revision.answer), url=card_url(s),
+              html=html, text=markup.text_of_html(html), url=card_url(s),
               reviewed_at=s.card.verified_at,
               collection=s.card.collection if s.card.collection.is_public else None,
               words=markup.strip_markdown(s.revision.answer))
