@@ -1,7 +1,7 @@
 """Flask extensions, created unbound so that any module can import them without cycles."""
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -45,7 +45,10 @@ def init_app(app):
     migrate.init_app(
         app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True
     )
-    login_manager.init_app(app)
+    # current_user reaches templates as the lazy proxy, not loaded for every page: the public FAQ never
+    # touches the session, so its pages carry no `Vary: Cookie` and proxies can share them.
+    login_manager.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
     csrf.init_app(app)
     limiter.init_app(app)
 

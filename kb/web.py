@@ -5,6 +5,7 @@ from flask import current_app, flash, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -31,6 +32,10 @@ def handle_http_error(error):
         )
     else:
         code, title, message = error.code or 500, error.name, error.description
+    if code == 404 and request.path.startswith("/faq/"):  # a URL no FAQ route matched: the FAQ's own page
+        from kb.channels import faq
+
+        return faq.not_found(error)
     if wants_json():
         response = error.get_response()  # keeps headers such as Allow (405) and Retry-After (429)
         response.data = json.dumps({"error": {"code": title.lower().replace(" ", "_").replace("'", ""),
@@ -94,6 +99,17 @@ def set_security_headers(response):
     return response
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Pages that never read the session (the public FAQ) are the same for everyone: no `Vary: Cookie`
+    (Flask-Login looks at the session after every request, which would otherwise add it), so proxies and
+    browsers can share them."""
+
+    def save_session(self, app, session, response):
+        if request.blueprint == "faq" and not session.modified:
+            session.accessed = False
+        return super().save_session(app, session, response)
+
+
 MAX_ID = 2**63 - 1  # the largest id a database integer column holds
 
 
@@ -125,6 +141,7 @@ def init_app(app):
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(set_security_headers)
+    app.session_interface = SessionInterface()
     app.jinja_env.filters["datetime"] = dates.format_datetime
     app.jinja_env.filters["date"] = dates.format_date
     app.jinja_env.globals.update(

@@ -227,6 +227,7 @@ def test_pages_carry_cache_headers_and_answer_304(client, faq):
     assert first.headers["Cache-Control"] == "public, max-age=300"
     assert first.headers["ETag"] and first.headers["Last-Modified"]
     assert "Set-Cookie" not in first.headers  # a shared cache must never store someone's session
+    assert "Cookie" not in first.headers.get("Vary", "")  # the same page for everyone, so shareable
     assert "Content-Security-Policy" in first.headers  # security headers still set
     again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
@@ -294,4 +295,6 @@ def test_long_search_is_cut_and_the_customer_told(client, faq):
                                  "/faq/cards/99999999999999999999999999", "/faq/cards/12-", "/faq/cards/abc",
                                  "/faq/" + "x" * 3000, "/faq/%00", "/faq/cards/-1"])
 def test_unknown_or_huge_ids_and_slugs_are_404(client, faq, url):
-    assert client.get(url).status_code == 404
+    response = client.get(url)
+    assert response.status_code == 404 and "Set-Cookie" not in response.headers
+    assert 'class="faq-' in response.get_data(as_text=True)  # the customers' layout, not the agents' page

@@ -210,7 +210,8 @@ def brand():
 
 @bp.errorhandler(404)
 def not_found(error):
-    return render_template("faq/not_found.html"), 404
+    """Also for FAQ URLs no route matched (kb.web sends those here), outside the blueprint's context."""
+    return render_template("faq/not_found.html", **brand()), 404
 
 
 # -- Pages ------------------------------------------------------------------------------------------------
