@@ -160,3 +160,4 @@ def mark_placeholders(html):
 def init_app(app):
     app.jinja_env.filters["markdown"] = render
     app.jinja_env.filters["mark_placeholders"] = mark_placeholders
+    app.jinja_env.filters["placeholders"] = placeholders

@@ -165,7 +165,7 @@ def test_answer_gives_the_verified_answer_with_its_provenance(client, kb):
     assert "<strong>5 business days</strong>" in body["answer_html"]
     assert body["verified_by"] == "Bianca Expert" and body["verifying_team"] == "Billing experts"
     assert body["verified_at"].endswith("Z") and body["next_due"] and body["score"] > 0
-    assert "/faq/cards/" in body["url"]
+    assert "/faq/cards/" in body["url"] and body["placeholders"] == []
     assert "internal_notes" not in body and "Escalate" not in str(body)
 
 
@@ -298,3 +298,14 @@ def test_flag_comments_and_dates_at_the_edges_are_refused_cleanly(client, kb):
         response = get(client, f"/api/v1/cards?updated_since={since.replace('+', '%2B')}", kb["public_token"])
         assert response.status_code == 400 and response.get_json()["error"]["field"] == "updated_since", since
     assert client.get("/api/v1/health", headers={"Authorization": "Bearer kb_revoked"}).status_code == 200
+
+
+def test_placeholders_are_listed_for_the_bot_and_flagged_to_the_owner(app, client, auth, kb, make_card):
+    card = make_card(kb["public"], kb["expert"], title="Where is my parcel?", verified_at=utcnow(),
+                     answer="Hi {customer_name}, order {order_number} left our warehouse today.")
+    body = get(client, f"/api/v1/cards/{card.id}", kb["public_token"]).get_json()
+    assert body["placeholders"] == ["customer_name", "order_number"]
+    auth.login("expert@example.com")
+    page = client.get(f"/cards/{card.id}").get_data(as_text=True)
+    assert 'data-testid="public-placeholders"' in page and "<code>{customer_name}</code>" in page
+    assert 'data-testid="public-placeholders"' not in client.get(f"/cards/{kb['refund'].id}").get_data(as_text=True)

@@ -149,6 +149,7 @@ def card_json(served, score=None, external=True):
         "answer_markdown": revision.answer,
         "answer_html": str(html),
         "answer_text": markup.text_of_html(html),
+        "placeholders": markup.placeholders(revision.answer),
         "collection": {"id": card.collection_id, "slug": card.collection.slug, "name": card.collection.name},
         "tags": revision.tags,
         "verified_at": _iso(card.verified_at),

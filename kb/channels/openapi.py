@@ -96,6 +96,9 @@ SCHEMAS = {
         "answer_markdown": {"type": "string", "description": "The answer as written (Markdown)."},
         "answer_html": {"type": "string", "description": "The answer rendered to safe HTML."},
         "answer_text": {"type": "string", "description": "The answer as plain text (for chat)."},
+        "placeholders": {"type": "array", "items": STRING,
+                         "description": "`{name}` fields in the answer (e.g. `customer_name`, `order_number`), in "
+                                        "order of appearance: a bot fills them from its conversation."},
         "collection": COLLECTION_REF,
         "tags": {"type": "array", "items": STRING},
         "verified_at": _nullable({**DATE_TIME, "description": "Last verification; null if never verified."}),
