@@ -87,9 +87,11 @@ CHANNEL_WITHHOLD_FLAGGED = ("chatbot",)
 API_RATE_LIMIT = "600 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
-# /api/v1/answer answers when the best served card has every word of the question, or at least this
-# share of them (in its verified title, answer and tags); otherwise it says `no_verified_answer`.
-API_ANSWER_MIN_COVERAGE = 0.5
+# /api/v1/answer answers only when the best served card holds at least this share of the question's
+# words, weighed by rarity, in its verified title, answer and tags, and scores at least API_ANSWER_MARGIN
+# times the next served card; otherwise `no_verified_answer` with suggestions (see bench/answers.py).
+API_ANSWER_MIN_COVERAGE = 0.75
+API_ANSWER_MARGIN = 1.2
 # /api/v1/health reports "degraded" while the index is more than this many changes behind.
 API_HEALTH_MAX_LAG = 100
 

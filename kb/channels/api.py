@@ -11,7 +11,6 @@ import json
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, text
-from sqlalchemy.orm import selectinload
 
 from kb import markup
 from kb.accounts import permissions
@@ -19,8 +18,8 @@ from kb.channels import faq, finding, serving, tokens
 from kb.dates import UTC, parse_iso
 from kb.extensions import csrf, db, limiter
 from kb.models import Card, Collection
-from kb.search import analysis, query, service, snippets, synonyms
 from kb.search import index as search_index
+from kb.search import query, service, snippets, synonyms
 from kb.validation import Invalid
 from kb.verification import flags, policy
 
@@ -132,7 +131,7 @@ def export_lines(channel):
     ids = list(db.session.scalars(select(Card.id).order_by(Card.id)))
     with current_app.test_request_context():  # URLs as paths: a command has no host name
         for start in range(0, len(ids), 500):
-            for served in serving.serve_many(_load(ids[start:start + 500]), channel):
+            for served in serving.serve_many(serving.load(ids[start:start + 500]), channel):
                 if served.ok:
                     yield json.dumps(card_json(served, external=False), ensure_ascii=False) + "\n"
 
@@ -175,14 +174,6 @@ def card_json(served, score=None, external=True):
     return out
 
 
-def _load(ids):
-    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
-        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner),
-        selectinload(Card.verified_by), selectinload(Card.verifier_team))).all()
-    by_id = {c.id: c for c in cards}
-    return [by_id[i] for i in ids if i in by_id]
-
-
 # -- Endpoints --------------------------------------------------------------------------------------
 
 @bp.get("/health")
@@ -223,28 +214,12 @@ def answer():
     q = (request.args.get("q") or "").strip()
     if not q:
         raise ApiError(400, "invalid_parameter", "Ask a question: q is required.", field="q")
-    filters = query.Filters(public_only=True, status=(policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION))
-    results, _ = service.run(service.Params(q=q, filters=filters, limit=10), None, log=False)
-    served = [s for s in serving.serve_many(_load([h.id for h in results.hits]), serving.CHATBOT) if s.ok]
-    scores = {h.id: h.score for h in results.hits}
-    if served and (results.mode == "all" or coverage(results.did_you_mean or q, served[0].revision)
-                   >= current_app.config["API_ANSWER_MIN_COVERAGE"]):
-        best = served[0]
-        return jsonify(card_json(best, score=scores.get(best.card.id)))
-    suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s)} for s in served[:3]]
-    raise ApiError(404, "no_verified_answer", "No verified answer matches this question well enough; "
+    found = finding.answer(q, synonyms.table())
+    if found.served is not None:
+        return jsonify(card_json(found.served, score=found.score))
+    suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s)} for s in found.candidates[:3]]
+    raise ApiError(404, "no_verified_answer", f"No verified answer matches this question well enough ({found.why}); "
                    "hand over to a person.", suggestions=suggestions)
-
-
-def coverage(question, revision):
-    """The share of the question's words (stems, stop words out) found in the served wording: a
-    customer adds words ("when will my refund arrive"), but an answer missing most of them is a guess."""
-    language = search_index.language()
-    asked = set(analysis.words(question, language))
-    if not asked:
-        return 0.0
-    text = " ".join([revision.title, markup.strip_markdown(revision.answer), " ".join(revision.tags)])
-    return len(asked & set(analysis.words(text, language))) / len(asked)
 
 
 @bp.get("/search")
@@ -265,7 +240,7 @@ def search():
     allowed = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
     params.filters.status = tuple(s for s in params.filters.status if s in allowed) or allowed
     results, _ = service.run(params, None, prefix_last=request.args.get("prefix") == "1", log=False)
-    served = {s.card.id: s for s in serving.serve_many(_load([h.id for h in results.hits]), serving.CHATBOT)}
+    served = {s.card.id: s for s in serving.serve_many(serving.load([h.id for h in results.hits]), serving.CHATBOT)}
     language = search_index.language()
     wanted = finding.query_terms(params.q, synonyms.table()) if served else set()
     stems = sorted(wanted)
@@ -292,7 +267,7 @@ def search():
 
 
 def _card_or_404(card_id, channel):
-    cards = _load([card_id])
+    cards = serving.load([card_id])
     served = serving.serve(cards[0], channel) if cards else None
     if served is None or not served.ok:
         raise ApiError(404, "not_found", f"There is no card {card_id} for this token.")
@@ -352,7 +327,7 @@ def cards():
     page, more = [], False
     while True:  # withheld cards are skipped, so read on until the page is full
         ids = list(db.session.scalars(stmt.where(Card.id > after).limit(limit * 2)))
-        for served in serving.serve_many(_load(ids), channel):
+        for served in serving.serve_many(serving.load(ids), channel):
             after = served.card.id
             if served.ok and (not statuses or served.status in statuses):
                 if len(page) == limit:

@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Revision
+from kb.models import Card, Revision
 from kb.verification import policy
 from kb.web import status_of
 
@@ -99,3 +100,12 @@ def slug(title):
     if not any(ch.isascii() and ch.isalnum() for ch in title):
         return "card"  # slugify keeps ASCII only; its own fallback is "collection"
     return slugify(title)[:60]
+
+
+def load(ids):
+    """Cards by id, in the order given, with what serving and the API's card shape read."""
+    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
+        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner),
+        selectinload(Card.verified_by), selectinload(Card.verifier_team))).all()
+    by_id = {c.id: c for c in cards}
+    return [by_id[i] for i in ids if i in by_id]
