@@ -312,3 +312,13 @@ def test_placeholders_are_listed_for_the_bot_and_flagged_to_the_owner(app, clien
     page = client.get(f"/cards/{card.id}").get_data(as_text=True)
     assert 'data-testid="public-placeholders"' in page and "<code>{customer_name}</code>" in page
     assert 'data-testid="public-placeholders"' not in client.get(f"/cards/{kb['refund'].id}").get_data(as_text=True)
+
+
+def test_a_server_error_in_the_api_is_json_too(client, kb, monkeypatch):
+    def broken(ids):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(serving, "load", broken)
+    response = get(client, f"/api/v1/cards/{kb['refund'].id}", kb["public_token"])
+    assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
+    assert "fire" not in response.get_data(as_text=True)  # no internals in the message
