@@ -322,3 +322,13 @@ def test_a_server_error_in_the_api_is_json_too(client, kb, monkeypatch):
     response = get(client, f"/api/v1/cards/{kb['refund'].id}", kb["public_token"])
     assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
     assert "fire" not in response.get_data(as_text=True)  # no internals in the message
+
+
+def test_questions_the_bot_hands_over_reach_the_gap_report(app, client, kb):
+    assert get(client, "/api/v1/answer?q=do+you+sell+bicycles", kb["public_token"]).status_code == 404
+    assert get(client, "/api/v1/answer?q=when+will+I+get+my+refund", kb["public_token"]).status_code == 200
+    with app.app_context():
+        from kb.search import gaps
+
+        rows = {row["example"]: row for row in gaps.report()}
+    assert rows["do you sell bicycles"]["no_results"] == 1 and "when will I get my refund" not in rows

@@ -18,8 +18,8 @@ from kb.channels import faq, finding, serving, tokens
 from kb.dates import UTC, parse_iso
 from kb.extensions import csrf, db, limiter
 from kb.models import Card, Collection
+from kb.search import gaps, query, service, snippets, synonyms
 from kb.search import index as search_index
-from kb.search import query, service, snippets, synonyms
 from kb.validation import Invalid
 from kb.verification import flags, policy
 
@@ -218,6 +218,9 @@ def answer():
     if found.served is not None:
         return jsonify(card_json(found.served, score=found.score))
     suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s)} for s in found.candidates[:3]]
+    # A question the bot handed over is a knowledge gap: it joins the agents' unanswered searches in
+    # the gap report, where an expert can turn it into a card or a synonym.
+    gaps.log_search(None, q, 0, 0.0)
     raise ApiError(404, "no_verified_answer", f"No verified answer matches this question well enough ({found.why}); "
                    "hand over to a person.", suggestions=suggestions)
 
