@@ -273,6 +273,14 @@ def index_status_command(as_json, catch_up, optimize):
         raise SystemExit(1)
 
 
+def _refuse(error, prefix=""):
+    """Refused input: nothing is kept, each reason is printed, the command exits 1."""
+    db.session.rollback()
+    for where, message in error.errors.items():
+        click.echo(f"{prefix}{where}: {message}", err=True)
+    raise SystemExit(1) from None
+
+
 @click.group("synonyms")
 def synonyms_group():
     """Synonym sets used by search (applied at query time: no reindex needed)."""
@@ -290,10 +298,7 @@ def synonyms_import_command(path, merge):
     try:
         count = synonyms.import_sets(path.read(), None, replace=not merge)
     except Invalid as error:
-        db.session.rollback()
-        for where, message in error.errors.items():
-            click.echo(f"{path.name}: {where}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(error, f"{path.name}: ")
     db.session.commit()
     click.echo(f"{count} synonym sets {'added' if merge else 'imported (replacing the previous ones)'}.")
 
@@ -331,10 +336,7 @@ def tokens_create_command(name, scopes, by_email):
             raise Invalid({"by": f"there is no user {by_email}"})
         token, secret = tokens.create(name, scopes, actor)
     except Invalid as error:
-        db.session.rollback()
-        for where, message in error.errors.items():
-            click.echo(f"{where}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(error)
     db.session.commit()
     click.echo(f"Token {token.id} \"{token.name}\" ({token.scopes}). Its secret, shown only now:", err=True)
     click.echo(secret)

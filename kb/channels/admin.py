@@ -7,7 +7,7 @@ from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from kb.accounts import permissions
+from kb.accounts import views as admin_views
 from kb.cards.forms import options
 from kb.channels import tokens
 from kb.extensions import db
@@ -17,10 +17,7 @@ from kb.web import save
 bp = Blueprint("tokens", __name__, url_prefix="/admin/tokens")
 
 
-@bp.before_request
-def admins_only():
-    if not permissions.is_admin(current_user):
-        abort(403, "Only admins can manage API tokens.")
+bp.before_request(admin_views.admins_only)
 
 
 class TokenForm(FlaskForm):
