@@ -131,17 +131,24 @@ def export_lines(channel):
     ids = list(db.session.scalars(select(Card.id).order_by(Card.id)))
     with current_app.test_request_context():  # URLs as paths: a command has no host name
         for start in range(0, len(ids), 500):
-            for served in serving.serve_many(serving.load(ids[start:start + 500]), channel):
-                if served.ok:
-                    yield json.dumps(card_json(served, external=False), ensure_ascii=False) + "\n"
+            batch = [s for s in serving.serve_many(serving.load(ids[start:start + 500]), channel) if s.ok]
+            for served, html in zip(batch, answers_html(batch), strict=True):
+                yield json.dumps(card_json(served, external=False, html=html), ensure_ascii=False) + "\n"
 
 
-def card_json(served, score=None, external=True):
-    """A served card as every endpoint shows it; agents also get status, reasons and notes."""
-    card, revision = served.card, served.revision
-    status = serving.status_of(card)
-    # Customers get links between cards as FAQ links (or as plain words when the target is not public).
-    html = markup.render(revision.answer) if served.channel == serving.AGENTS else faq.public_html([served])[0]
+def answers_html(served_cards):
+    """Each answer as HTML: customers get links between cards as FAQ links (or as plain words when the
+    target is not public), looked up for all the cards at once."""
+    customers = [s for s in served_cards if s.channel != serving.AGENTS]
+    public = dict(zip(map(id, customers), faq.public_html(customers), strict=True)) if customers else {}
+    return [public[id(s)] if id(s) in public else markup.render(s.revision.answer) for s in served_cards]
+
+
+def card_json(served, score=None, external=True, html=None):
+    """A served card as every endpoint shows it; agents also get status, reasons and notes. Pass `html`
+    (from `answers_html`) when shaping many cards."""
+    card, revision, status = served.card, served.revision, served.state
+    html = answers_html([served])[0] if html is None else html
     out = {
         "id": card.id,
         "title": revision.title,
@@ -340,7 +347,8 @@ def cards():
         if more or len(ids) < limit * 2:
             break
     last = page[-1].card.id if page else after
-    return jsonify({"cards": [card_json(s) for s in page], "next_cursor": encode_cursor(last) if more else None})
+    return jsonify({"cards": [card_json(s, html=h) for s, h in zip(page, answers_html(page), strict=True)],
+                    "next_cursor": encode_cursor(last) if more else None})
 
 
 @bp.get("/collections")

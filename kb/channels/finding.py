@@ -94,10 +94,9 @@ def answer(question, table):
     if not candidates:
         return Answer(None, [], None, "no verified public card matches")
     best = candidates[0]
-    held = coverage(_groups(question, table), revision_terms(best.revision), query.searcher())
-    if held < config["API_ANSWER_MIN_COVERAGE"]:
-        return Answer(None, candidates, None, "the best match leaves out words of the question")
     groups = _groups(question, table)
+    if coverage(groups, revision_terms(best.revision), query.searcher()) < config["API_ANSWER_MIN_COVERAGE"]:
+        return Answer(None, candidates, None, "the best match leaves out words of the question")
     if len(candidates) > 1 and scores[best.card.id] < config["API_ANSWER_MARGIN"] * scores[candidates[1].card.id]:
         # Close scores, unless the best card's question is (nearly) the customer's own and the next one's
         # is less so: "when will I get my refund" vs "I paid with a gift card. How will I get my refund?".

@@ -33,12 +33,16 @@ class Served:
     card: object
     channel: str
     revision: object | None
-    status: str
+    state: object  # the card's policy Status (code, reasons, due date)
     withheld: str | None = None  # why nothing is served, for people (admin pages, tests, logs)
 
     @property
     def ok(self):
         return self.revision is not None
+
+    @property
+    def status(self):
+        return self.state.code
 
 
 def _revisions(pairs):
@@ -68,7 +72,7 @@ def serve_many(cards, channel, now=None):
     for card in cards:
         status = status_of(card, now)
         if channel == AGENTS:
-            out.append(Served(card, channel, revisions.get((card.id, card.revision_number)), status.code))
+            out.append(Served(card, channel, revisions.get((card.id, card.revision_number)), status))
             continue
         why = None
         if not card.is_public:
@@ -84,7 +88,7 @@ def serve_many(cards, channel, now=None):
         revision = None if why else revisions.get((card.id, card.verified_revision_number))
         if revision is None and why is None:
             why = "verified revision missing"
-        out.append(Served(card, channel, revision, status.code, why))
+        out.append(Served(card, channel, revision, status, why))
     return out
 
 

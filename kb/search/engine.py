@@ -27,6 +27,10 @@ _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float64))
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], np.float64)
 
 
+def _nbytes(value):
+    return sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
+
+
 class _Arrays:
     """Bounded LRU of decoded arrays, shared by the threads of a worker. Keys start with the segment
     id, so a merged-away segment's arrays simply age out."""
@@ -43,14 +47,12 @@ class _Arrays:
                 self.items.move_to_end(key)
                 return value
         value = compute()
-        size = sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
         with self.lock:
             if key not in self.items:
                 self.items[key] = value
-                self.used += size
+                self.used += _nbytes(value)
                 while self.used > self.budget and len(self.items) > 1:
-                    _, old = self.items.popitem(last=False)
-                    self.used -= sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes
+                    self.used -= _nbytes(self.items.popitem(last=False)[1])
         return value
 
     def clear(self):

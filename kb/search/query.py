@@ -23,7 +23,6 @@ from kb.search import index as search_index
 from kb.verification import policy
 
 CONTENT = "content"
-TITLE_BOOST = 2.0  # a title match counts this much more (see kb.search.index for the field layout)
 MIN_PREFIX = 3  # shorter prefixes expand to too many words to be useful or fast
 FIELD_WORDS = {"title", "answer", "notes", "tag", "tags", "status", "collection", "owner", "id", "keywords"}
 OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
