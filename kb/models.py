@@ -145,8 +145,11 @@ class Card(db.Model):
     __table_args__ = (CheckConstraint("interval_days > 0", name="interval_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Stable across databases: import/export matches on it, and /cards/by-key/<it> links survive moves.
-    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    # Stable across databases: import/export matches on it. Any id another tool exports (a URL,
+    # "zendesk:360001234", "faq/general#what-is"), so it never goes into a URL path itself:
+    external_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # ... the link key does, derived from it once (URL-safe, unique): /cards/by-key/<it> links survive moves.
+    link_key: Mapped[str] = mapped_column(String(100), unique=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     verifier_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -324,6 +327,8 @@ class CardState(db.Model):
     status: Mapped[str] = mapped_column(String(24), index=True)
     reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated reason codes
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the policy makes it "due soon" (the queue finds cards whose time came since the last check).
+    due_soon_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # First check that found the card needing verification, kept while it stays so (drives escalation).
     stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -354,6 +359,8 @@ class Notification(db.Model):
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="SET NULL"))
+    # Where the notification leads, as a path on this site ("/cards/new?request=3"); "" = the card's page.
+    url: Mapped[str] = mapped_column(String(500), default="")
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -409,6 +416,8 @@ class SearchEvent(db.Model):
     __tablename__ = "search_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The id the page hands out before the row exists (the row is written after the response).
+    ref: Mapped[str | None] = mapped_column(String(32), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     query: Mapped[str] = mapped_column(String(300))
     normalized: Mapped[str] = mapped_column(String(300), index=True)
@@ -462,6 +471,22 @@ class ApiToken(db.Model):
     @property
     def scope_list(self):
         return self.scopes.split()
+
+
+class JobRun(db.Model):
+    """A periodic job's lease and its last run. The lease is the lock: whichever process (worker or host)
+    takes it runs the job; the others skip it until the lease ends."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120))  # host, process and thread holding the lease
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    runs: Mapped[int] = mapped_column(default=0)
 
 
 def _card_id_of(obj):

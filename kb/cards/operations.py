@@ -116,7 +116,7 @@ def sync_links(card):
     """Keep card_links in step with the links in the card's current answer and notes."""
     ids, keys = linked_cards(card.answer + "\n" + card.internal_notes)
     if keys:
-        ids |= set(db.session.scalars(select(Card.id).where(Card.external_id.in_(keys))))
+        ids |= set(db.session.scalars(select(Card.id).where(Card.link_key.in_(keys))))
     if card.id is None:
         if not ids:
             return
@@ -143,8 +143,10 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     if external_id is not None and not EXTERNAL_ID.match(external_id):
         raise InvalidCard({"external_id": "use 1-100 letters, digits, '.', '_', ':' or '-'"})
     now = now or utcnow()
+    external_id = external_id or new_external_id()
     card = Card(
-        external_id=external_id or new_external_id(),
+        external_id=external_id,
+        link_key=external_id,
         collection=collection,
         owner=owner,
         verifier_team=verifier_team,

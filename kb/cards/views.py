@@ -106,7 +106,7 @@ def card_revision_view(card):
 @bp.get("/cards/by-key/<key>")
 def by_key(key):
     """Stable links between cards that survive export and import into another database."""
-    card = db.session.scalar(select(Card).filter_by(external_id=key))
+    card = db.session.scalar(select(Card).filter_by(link_key=key))
     if card is None:
         abort(404, f"There is no card with key {key!r}.")
     return redirect(url_for("cards.detail", card_id=card.id))

@@ -105,9 +105,9 @@ def _link_targets(htmls):
                     keys.add(match.group(2))
     if not hrefs:
         return {}
-    served = _served(_candidates(select(Card).where(or_(Card.id.in_(ids), Card.external_id.in_(keys)))))
+    served = _served(_candidates(select(Card).where(or_(Card.id.in_(ids), Card.link_key.in_(keys)))))
     by_id = {s.card.id: card_url(s) for s in served}
-    by_key = {s.card.external_id: card_url(s) for s in served}
+    by_key = {s.card.link_key: card_url(s) for s in served}
     return {href: by_id.get(int(card_id)) if card_id else by_key.get(key)
             for href, (card_id, key) in hrefs.items()}
 
