@@ -300,8 +300,9 @@ def clean_collection(name, slug, default_interval_days, team, exclude=None):
     return name, slug
 
 
-def slugify(text):
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "collection"
+def slugify(text, fallback="collection", max_chars=80):
+    """A URL slug of `text` (lower-case ASCII letters, digits, single dashes), else `fallback`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or fallback
 
 
 def create_collection(*, name, team, actor=None, slug=None, description="", default_interval_days=90,

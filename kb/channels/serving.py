@@ -24,6 +24,9 @@ from kb.web import status_of
 AGENTS, CHATBOT, FAQ = "agents", "chatbot", "faq"
 CHANNELS = (AGENTS, CHATBOT, FAQ)
 PUBLIC_CHANNELS = (CHATBOT, FAQ)
+# The statuses a customer channel may serve a card in (the rest of the rule is `serve_many`). Customer
+# searches filter the index by these before `serve_many` has the last word on each hit.
+SERVABLE_STATUSES = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
 
 
 @dataclass
@@ -101,9 +104,7 @@ def slug(title):
     """The readable part of a card's public URL, from the title served (the id identifies the card)."""
     from kb.cards.operations import slugify
 
-    if not any(ch.isascii() and ch.isalnum() for ch in title):
-        return "card"  # slugify keeps ASCII only; its own fallback is "collection"
-    return slugify(title)[:60]
+    return slugify(title, fallback="card", max_chars=60)
 
 
 def load(ids):
