@@ -229,7 +229,7 @@ def populate(n, seed=11, progress=True):
             due_at = verified_at + timedelta(days=interval)
         created = now - timedelta(days=400)
         batch["cards"].append({
-            "id": i, "external_id": f"bench-{i}", "collection_id": collection.id, "owner_id": owner.id,
+            "id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}", "collection_id": collection.id, "owner_id": owner.id,
             "verifier_team_id": collection.team_id, "interval_days": interval, "is_public": collection.is_public,
             "is_archived": status == policy.ARCHIVED, "archived_at": now if status == policy.ARCHIVED else None,
             "title": title, "answer": answer, "internal_notes": notes, "revision_number": revision,
