@@ -101,3 +101,23 @@ FAQ_BRAND_NAME = "Help centre"
 FAQ_BRAND_COLOR = "#1f6feb"
 FAQ_LOGO_URL = ""
 FAQ_CACHE_SECONDS = 300
+
+# Periodic jobs (kb.jobs): `kb run` runs them in a background thread, `kb worker` on their own. A lease in
+# the database lets one process at a time run each job, however many workers or hosts run them.
+JOBS_ENABLED = True
+# The first round waits this long after start; the staleness check then runs at once unless some process
+# started it in the last five minutes.
+JOBS_FIRST_RUN_DELAY_SECONDS = 5
+# The staleness check, with lapse, due-soon and escalation notifications and their e-mail (minutes).
+JOBS_CHECK_MINUTES = 30
+# The weekly digest, local time (TIMEZONE). A process that starts later in the week sends it then, if this
+# week's digest has not gone out.
+JOBS_DIGEST_AT = "MON 07:00"
+# This host's search index: apply the change feed this often (seconds), merge its segments daily (local time).
+JOBS_INDEX_FEED_SECONDS = 60
+JOBS_INDEX_OPTIMIZE_AT = "03:30"
+# E-mail that failed, or was queued while another process was sending, is retried this often (minutes).
+JOBS_MAIL_MINUTES = 5
+# A lease lasts this long and its process renews it while the job runs: a process that died holding one
+# blocks its job for at most this long.
+JOBS_LEASE_SECONDS = 120
