@@ -6,7 +6,8 @@ import tempfile
 from datetime import date
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, get_debug_flag, routes_command, shell_command, with_appcontext
+from flask.cli import run_command as flask_run_command
 from sqlalchemy import select
 
 from kb.extensions import db
@@ -15,11 +16,40 @@ from kb.search import index as search_index
 
 
 def main():
-    """Entry point of the `kb` console script (`flask --app kb` is the same group)."""
+    """Entry point of the `kb` console script (`flask --app kb` is the same group, but for `run`)."""
     from kb import create_app
 
-    group = FlaskGroup(create_app=lambda: create_app(), help="kb: verified answer cards for support teams.")
+    # Flask's own `run` would shadow ours (built-in commands win over the app's), so the defaults are
+    # left out and `shell` and `routes` added back.
+    group = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False,
+                       help="kb: verified answer cards for support teams.")
+    for command in (run_command, shell_command, routes_command):
+        group.add_command(command)
     group(prog_name="kb")
+
+
+@click.command("run", short_help="Serve kb (development server) and run its periodic jobs.",
+               params=[*flask_run_command.params,
+                       click.Option(["--no-jobs"], is_flag=True,
+                                    help="Serve only; leave the periodic jobs to `kb worker` or cron.")])
+@click.pass_context
+def run_command(ctx, no_jobs, **options):
+    """Run the development server (Flask's `run`, same options) with the periodic jobs in a background
+    thread: staleness check and notifications, weekly digest, index upkeep, mail retries (`kb jobs`)."""
+    from kb import jobs
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    reload = get_debug_flag() if options["reload"] is None else options["reload"]
+    # Under the reloader this process only watches files; its child, which serves, runs the jobs.
+    if not no_jobs and app.config["JOBS_ENABLED"] and (not reload or os.environ.get("WERKZEUG_RUN_MAIN")):
+        jobs.start_in_background(app, on_outcome=_echo_outcome)
+    ctx.invoke(flask_run_command, **options)
+
+
+def _echo_outcome(outcome):
+    if outcome.ok and outcome.text == "nothing to do":
+        return
+    click.echo(f"[jobs] {outcome.job}: {'' if outcome.ok else 'FAILED: '}{outcome.text}", err=True)
 
 
 @click.command("init")
@@ -371,8 +401,47 @@ def tokens_revoke_command(token_id):
     click.echo(f"Token {token.id} \"{token.name}\" revoked.")
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run every job that is due, once, and exit (for cron and tests).")
+@with_appcontext
+def worker_command(once):
+    """Run the periodic jobs in the foreground, apart from the web server, until Ctrl+C or SIGTERM."""
+    from flask import current_app
+
+    from kb import jobs
+
+    scheduler = jobs.Scheduler(current_app._get_current_object(), on_outcome=_echo_outcome)
+    if once:
+        outcomes = scheduler.run_due()
+        failed = [o.job for o in outcomes if not o.ok]
+        click.echo(f"{len(outcomes)} job run(s)" + (f", failed: {', '.join(failed)}" if failed else ""))
+        raise SystemExit(1 if failed else 0)
+    click.echo(f"kb worker {scheduler.holder}: {', '.join(scheduler.jobs)} (Ctrl+C to stop)", err=True)
+    jobs.run_in_foreground(scheduler)
+    click.echo("kb worker stopped.", err=True)
+
+
+@click.command("jobs")
+@with_appcontext
+def jobs_command():
+    """Each periodic job: when it runs, its last run and result, when it is next due, who holds its lease."""
+    from flask import current_app
+
+    from kb import jobs
+    from kb.dates import local
+
+    def when(moment):
+        return f"{local(moment):%Y-%m-%d %H:%M}" if moment else "never"
+
+    click.echo(f"{'job':<24} {'schedule':<26} {'last start':<16}  {'runs':>5}  {'next due':<16}  {'lease':<20} result")
+    for row in jobs.status(jobs.schedule(current_app.config)):
+        click.echo(f"{_cut(row['job'], 24):<24} {row['when']:<26} {when(row['last_started_at']):<16}  "
+                   f"{row['runs']:>5}  {when(row['next_due']):<16}  {_cut(row['holder'] or 'free', 20):<20} "
+                   f"{row['result']}")
+
+
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
                     export_command, check_stale_command, digest_command, reindex_command, index_status_command,
-                    synonyms_group, tokens_group):
+                    synonyms_group, tokens_group, worker_command, jobs_command):
         app.cli.add_command(command)

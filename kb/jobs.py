@@ -7,6 +7,7 @@ lease, a `JobRun` row claimed with one conditional UPDATE, so that however many 
 scheduler, one process at a time runs each job; the same row records the last run. Whether a job is due
 is part of that UPDATE too, so a process never runs a job another one has just finished.
 """
+import calendar
 import hashlib
 import logging
 import os
@@ -79,7 +80,7 @@ class At:
         return self.last_slot(last_started, tz) + self.period
 
     def __str__(self):
-        day = "daily" if self.weekday is None else DAYS[self.weekday].title() + "s"
+        day = "daily" if self.weekday is None else f"{calendar.day_name[self.weekday]}s"
         return f"{day} {self.hour:02d}:{self.minute:02d}"
 
 

@@ -92,8 +92,8 @@ def request_card(normalized, team, user, now=None):
     for member in verifiers_of(team):
         notify(member, key=f"card-request:{request.id}", kind="card_request",
                subject=f"Card requested: agents searched “{example}” and found no answer",
-               body=f"{stats[0]} searches found no good answer. Write a card for it: "
-                    f"{current_app.config['EXTERNAL_URL'].rstrip('/')}/cards/new?request={request.id}")
+               body=f"{stats[0]} searches found no good answer. Write a card for it.",
+               url=f"/cards/new?request={request.id}")
     return request
 
 

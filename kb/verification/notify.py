@@ -9,6 +9,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
+from jinja2.utils import urlize
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from kb.dates import utcnow
@@ -17,10 +19,16 @@ from kb.models import VERIFIER_ROLES, Notification, User
 from kb.verification.facts import user_is_active_at
 
 MAX_ATTEMPTS = 5
+# What the link of a notification says, by kind; the others open their card.
+LINK_LABELS = {"card_request": "Write the card"}
 
 
-def notify(user, *, key, kind, subject, body="", card=None, known_keys=None):
-    """Queue a notification unless this user already had the one with this key. Returns it or None."""
+def notify(user, *, key, kind, subject, body="", card=None, known_keys=None, url=""):
+    """Queue a notification unless this user already had the one with this key. Returns it or None.
+
+    :param url: where it leads, a path on this site such as "/cards/new?request=3" ("" = the card's page).
+    """
+    _check_path(url)
     if user is None or not user.is_active:
         return None
     if known_keys is not None:
@@ -30,20 +38,22 @@ def notify(user, *, key, kind, subject, body="", card=None, known_keys=None):
     elif db.session.scalar(select(Notification.id).filter_by(user_id=user.id, key=key)) is not None:
         return None
     note = Notification(user=user, key=key[:200], kind=kind, subject=subject[:300], body=body,
-                        card_id=getattr(card, "id", card))
+                        card_id=getattr(card, "id", card), url=url)
     db.session.add(note)
     return note
 
 
 def notify_many(rows, known_keys):
-    """Bulk form of `notify` for the checker: dicts with user_id, key, kind, card_id, subject, body.
-    Rows whose (user, key) is in `known_keys` are skipped. One INSERT; returns how many were added."""
+    """Bulk form of `notify` for the checker: dicts with user_id, key, kind, card_id, subject, body (and
+    optionally url). Rows whose (user, key) is in `known_keys` are skipped. One INSERT; returns how many
+    were added."""
     fresh = []
     for row in rows:
         if (row["user_id"], row["key"]) not in known_keys:
             known_keys.add((row["user_id"], row["key"]))
+            _check_path(row.get("url", ""))
             fresh.append({**row, "key": row["key"][:200], "subject": row["subject"][:300], "created_at": utcnow(),
-                          "email_attempts": 0})
+                          "email_attempts": 0, "url": row.get("url", "")})
     if fresh:
         db.session.execute(insert_ignoring_conflicts(Notification.__table__), fresh)
     return len(fresh)
@@ -65,8 +75,26 @@ def leads_or_admins(team, now=None):
     return [u for u in db.session.scalars(select(User).filter_by(role="admin")) if user_is_active_at(u, now)]
 
 
+def _check_path(url):
+    """A notification leads somewhere on this site: pages link it as it is, e-mails prefix EXTERNAL_URL."""
+    if url and (not url.startswith("/") or url.startswith("//") or len(url) > 500):
+        raise ValueError(f"a notification's url is a path on this site, not {url!r}")
+
+
+def absolute_url(path):
+    """`path` on this site as its users reach it: EXTERNAL_URL, never the host of the request at hand
+    (mail goes out from jobs and commands too, and a proxy's inner address is no use to anyone)."""
+    return current_app.config["EXTERNAL_URL"].rstrip("/") + path
+
+
 def card_url(card_id):
-    return f"{current_app.config['EXTERNAL_URL'].rstrip('/')}/cards/{card_id}"
+    return absolute_url(f"/cards/{card_id}")
+
+
+def link_of(note):
+    """(label, path) of where a notification leads, or None: its own url, else its card's page."""
+    path = note.url or (f"/cards/{note.card_id}" if note.card_id else "")
+    return (LINK_LABELS.get(note.kind, "Open card"), path) if path else None
 
 
 def unread_count(user):
@@ -82,9 +110,22 @@ def _message(note):
     msg["Subject"] = note.subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2] or "kb.local")
-    link = f"\n\n{card_url(note.card_id)}" if note.card_id else ""
-    msg.set_content(f"Hello {note.user.name},\n\n{note.body or note.subject}{link}\n\n-- {cfg['BRAND_NAME']}\n")
+    text, link = note.body or note.subject, link_of(note)
+    action = f"\n\n{link[0]}: {absolute_url(link[1])}" if link else ""
+    msg.set_content(f"Hello {note.user.name},\n\n{text}{action}\n\n-- {cfg['BRAND_NAME']}\n")
+    msg.add_alternative(_html(note.user.name, text, link, cfg["BRAND_NAME"]), subtype="html")
     return msg
+
+
+def _html(name, text, link, brand):
+    """The HTML part: the same words, every one escaped, with their URLs and the notification's link as <a>."""
+    paragraphs = [Markup("<br>\n").join(Markup(urlize(line)) for line in block.split("\n"))
+                  for block in text.split("\n\n")]
+    parts = [Markup("<p>Hello {},</p>").format(name), *(Markup("<p>{}</p>").format(p) for p in paragraphs)]
+    if link:
+        parts.append(Markup('<p><a href="{}">{}</a></p>').format(absolute_url(link[1]), link[0]))
+    parts.append(Markup("<p>-- {}</p>").format(brand))
+    return "<!DOCTYPE html>\n<html><body>\n" + "\n".join(parts) + "\n</body></html>\n"
 
 
 def send(messages):
