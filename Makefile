@@ -2,6 +2,8 @@
 PORT ?= 5000
 HOST ?= 127.0.0.1
 PYTHON ?= python3
+# Links in notifications and e-mails point at the address served here, unless you set KB_EXTERNAL_URL.
+KB_EXTERNAL_URL ?= http://$(HOST):$(PORT)
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -11,9 +13,9 @@ run: setup instance/config.py
 	$(BIN)/kb init
 	$(BIN)/kb seed-demo --if-empty
 	@echo ""
-	@echo "  kb is running at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo "  kb is running at http://$(HOST):$(PORT)/  (Ctrl+C to stop); its periodic jobs run inside it"
 	@echo ""
-	$(BIN)/kb run --host $(HOST) --port $(PORT)
+	KB_EXTERNAL_URL='$(KB_EXTERNAL_URL)' $(BIN)/kb run --host $(HOST) --port $(PORT)
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
