@@ -3,12 +3,15 @@
 Operations validate and change the session; the caller commits once (or rolls back). They flush only
 when they need an id, so that a bulk import can batch thousands of cards into few round trips.
 """
+import hashlib
 import json
 import re
 import secrets
+import unicodedata
 
 from flask import current_app
-from sqlalchemy import delete, select
+from slugify import slugify as _slugify
+from sqlalchemy import delete, or_, select
 
 from kb import audit
 from kb.dates import utcnow
@@ -22,7 +25,15 @@ from kb.verification.notify import notify, verifiers_of
 CONTENT_FIELDS = ("title", "answer", "internal_notes", "tags")
 META_FIELDS = ("collection", "owner", "verifier_team", "interval_days", "is_public")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+EXTERNAL_ID_MAX_CHARS = Card.__table__.c.external_id.type.length
+# What a /cards/by-key/<key> link may carry (kb.markup.CARD_LINK, kb.channels.faq.CARD_HREF).
+LINK_KEY_MAX_CHARS = Card.__table__.c.link_key.type.length
+LINK_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,%d}$" % LINK_KEY_MAX_CHARS)
+LINK_KEY_HASH_CHARS = 10  # 40 bits of the id's SHA-256: two ids with the same slug never meet in practice
+# Never in an id: controls (C0, DEL, C1: NUL, tab, newline), invisible format characters (zero-width
+# spaces and joiners, bidi overrides and isolates, BOM, soft hyphen), line and paragraph separators, and
+# lone surrogates (which no database can store).
+REFUSED_IN_IDS = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 class InvalidCard(Invalid):
@@ -91,7 +102,55 @@ def clean_content(title, answer, internal_notes="", tags=()):
 
 
 def new_external_id():
+    """An id for a card that came without one; URL-safe, so it is its own link key."""
     return "kb-" + secrets.token_hex(6)
+
+
+def _character(char):
+    return f"U+{ord(char):04X} {unicodedata.name(char, '(a control character)')}"
+
+
+def clean_external_id(value):
+    """Another system's id, kept exactly as given (it is an identity, so it is refused rather than trimmed)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidCard({"external_id": "must be text, not blank"})
+    if len(value) > EXTERNAL_ID_MAX_CHARS:
+        raise InvalidCard({"external_id": f"is longer than {EXTERNAL_ID_MAX_CHARS} characters"})
+    if value != value.strip():
+        raise InvalidCard({"external_id": "must not start or end with white space"})
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) in REFUSED_IN_IDS:
+            raise InvalidCard({"external_id": f"contains {_character(char)} at character {position} "
+                                              "(control and invisible characters are refused)"})
+    return value
+
+
+def clean_link_key(value):
+    """A link key given with a card (an export writes it), as strict as the links that carry it."""
+    if not isinstance(value, str) or not LINK_KEY.match(value):
+        raise InvalidCard({"link_key": f"must be 1-{LINK_KEY_MAX_CHARS} letters, digits, '.', '_', ':' or '-'"})
+    return value
+
+
+def link_key_for(external_id):
+    """The key of /cards/by-key/ links: the id itself when it is URL-safe (so older links keep working),
+    else a readable slug of it and a hash of the whole id, the same in every database so links survive a move."""
+    if LINK_KEY.match(external_id):
+        return external_id
+    digest = hashlib.sha256(external_id.encode("utf-8")).hexdigest()[:LINK_KEY_HASH_CHARS]
+    return f"{slugify(external_id, fallback='card', max_chars=60)}-{digest}"
+
+
+def _refuse_taken(external_id, link_key):
+    """A clear error rather than the database's IntegrityError. It reads what is flushed only: an import
+    checks its own lines against each other first (kb.cards.transfer)."""
+    with db.session.no_autoflush:
+        clash = db.session.execute(select(Card.external_id).where(
+            or_(Card.external_id == external_id, Card.link_key == link_key)).limit(1)).scalar()
+    if clash == external_id:
+        raise InvalidCard({"external_id": f"another card already has the external_id {external_id!r}"})
+    if clash is not None:
+        raise InvalidCard({"link_key": f"{link_key!r} is already the link key of the card {clash!r}"})
 
 
 def _snapshot(card, author, summary, now):
@@ -136,17 +195,18 @@ def _set_tags(card, tags):
 
 
 def create_card(*, collection, owner, verifier_team, author, title, answer, internal_notes="", tags=(),
-                interval_days=None, is_public=None, external_id=None, summary="Created", now=None):
-    """Create a card and its first revision. Public and interval default to the collection's."""
+                interval_days=None, is_public=None, external_id=None, link_key=None, summary="Created", now=None):
+    """Create a card and its first revision. Public and interval default to the collection's; the link key
+    is derived from the external id unless given (an import keeps the key the card had)."""
     content = clean_content(title, answer, internal_notes, tags)
     interval = clean_interval(collection.default_interval_days if interval_days is None else interval_days)
-    if external_id is not None and not EXTERNAL_ID.match(external_id):
-        raise InvalidCard({"external_id": "use 1-100 letters, digits, '.', '_', ':' or '-'"})
+    external_id = new_external_id() if external_id is None else clean_external_id(external_id)
+    link_key = link_key_for(external_id) if link_key is None else clean_link_key(link_key)
+    _refuse_taken(external_id, link_key)
     now = now or utcnow()
-    external_id = external_id or new_external_id()
     card = Card(
         external_id=external_id,
-        link_key=external_id,
+        link_key=link_key,
         collection=collection,
         owner=owner,
         verifier_team=verifier_team,
@@ -284,7 +344,7 @@ def clean_collection(name, slug, default_interval_days, team, exclude=None):
     elif len(name) > 120:
         errors["name"] = "is longer than 120 characters"
     if not SLUG.match(slug) or len(slug) > 80:
-        errors["slug"] = "use lower-case letters, digits and single dashes (e.g. holiday-season)"
+        errors["slug"] = f"use lower-case letters, digits and single dashes (e.g. {slugify(name or slug)})"
     if team is None:
         errors["team"] = "is required"
     try:
@@ -301,8 +361,14 @@ def clean_collection(name, slug, default_interval_days, team, exclude=None):
 
 
 def slugify(text, fallback="collection", max_chars=80):
-    """A URL slug of `text` (lower-case ASCII letters, digits, single dashes), else `fallback`."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or fallback
+    """A URL slug of `text` that keeps every language readable ("Când" → "cand", "Straße" → "strasse"):
+    lower-case ASCII letters, digits and single dashes, cut at a word, else `fallback`.
+
+    The backend is named (the library's default prefers Unidecode when it happens to be installed) and the
+    library's legacy algorithm is frozen, so a text gives the same slug on every machine.
+    """
+    return _slugify(text, max_length=max_chars, word_boundary=True, save_order=True,
+                    backend="text-unidecode") or fallback
 
 
 def create_collection(*, name, team, actor=None, slug=None, description="", default_interval_days=90,

@@ -1,15 +1,20 @@
 """Import and export of cards as JSON Lines, one card a line. All or nothing.
 
 The format: title, answer, internal_notes, tags, collection, public, owner_email, verifier_team,
-verify_interval_days, verified_at, verified_by_email, archived, external_id. Export adds `verified`
-(the verified revision's title, answer, internal_notes and tags) when the card was edited since its
-verification, and `verified_revision_at` when the verified wording is older than the last verification
-(a re-verification of unchanged text), so that a round trip keeps a card's status exactly.
+verify_interval_days, verified_at, verified_by_email, archived, external_id, link_key. Required: title,
+answer, collection and owner_email. `external_id` is any id another tool exports (a URL, "zendesk:360001234"),
+kept exactly; `link_key` (written by export) keeps the card's /cards/by-key/ links, and is derived from the
+external id when absent. `verifier_team` defaults to the collection's team; a collection the import creates
+takes the first team its lines name, so at least one of them must name it. On a card that exists, an absent
+`verifier_team` leaves its team as it is. Export adds `verified` (the verified revision's title, answer,
+internal_notes and tags) when the card was edited since its verification, and `verified_revision_at` when
+the verified wording is older than the last verification (a re-verification of unchanged text), so that a
+round trip keeps a card's status exactly.
 """
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from kb.cards import operations
@@ -17,10 +22,10 @@ from kb.dates import parse_iso, utcnow
 from kb.extensions import db
 from kb.models import Card, Collection, Team, User
 
-FIELDS = ("external_id", "title", "answer", "internal_notes", "tags", "collection", "public", "owner_email",
-          "verifier_team", "verify_interval_days", "verified_at", "verified_by_email", "archived", "verified",
-          "verified_revision_at")
-REQUIRED = ("title", "answer", "collection", "owner_email", "verifier_team")
+FIELDS = ("external_id", "link_key", "title", "answer", "internal_notes", "tags", "collection", "public",
+          "owner_email", "verifier_team", "verify_interval_days", "verified_at", "verified_by_email", "archived",
+          "verified", "verified_revision_at")
+REQUIRED = ("title", "answer", "collection", "owner_email")
 
 
 class ImportFailed(Exception):
@@ -66,6 +71,17 @@ def _instant(row, name, errors):
         return None
 
 
+def _field(clean_value, row, name, errors):
+    """An optional field through an operations check; its error is reported under the field's name."""
+    if row.get(name) is None:
+        return None
+    try:
+        return clean_value(row[name])
+    except operations.InvalidCard as exc:
+        errors.append(f"{name} {exc.errors[name]}")
+        return None
+
+
 def _validate(row, users, teams, seen_ids):
     """Check one parsed line; returns (clean dict, list of error messages)."""
     errors = []
@@ -83,13 +99,16 @@ def _validate(row, users, teams, seen_ids):
                                               row.get("tags", [])))
     except operations.InvalidCard as exc:
         errors += [f"{k} {v}" for k, v in exc.errors.items() if k not in missing]
-    ext = row.get("external_id")
-    if ext is not None:
-        if not isinstance(ext, str) or not operations.EXTERNAL_ID.match(ext):
-            errors.append("external_id must be 1-100 letters, digits, '.', '_', ':' or '-'")
-        elif ext in seen_ids:
-            errors.append(f"external_id {ext!r} already appears on line {seen_ids[ext]}")
+    ext = _field(operations.clean_external_id, row, "external_id", errors)
+    if ext in seen_ids:
+        errors.append(f"external_id {ext!r} already appears on line {seen_ids[ext]}")
     clean["external_id"] = ext
+    clean["link_key"] = _field(operations.clean_link_key, row, "link_key", errors)
+    clean["link_key_given"] = clean["link_key"] is not None
+    if clean["link_key"] is not None and row.get("external_id") is None:
+        errors.append("link_key needs the external_id it belongs to")
+    if clean["link_key"] is None and ext is not None:
+        clean["link_key"] = operations.link_key_for(ext)
     coll = row.get("collection")
     if coll is not None and (not isinstance(coll, str) or not coll.strip() or len(coll) > 120):
         errors.append("collection must be a name of 1-120 characters")
@@ -100,7 +119,8 @@ def _validate(row, users, teams, seen_ids):
         errors.append(f"unknown owner {owner_email!r} (create the account first)")
     team_name = row.get("verifier_team")
     clean["team"] = teams.get(team_name.strip().lower()) if isinstance(team_name, str) else None
-    if team_name and clean["team"] is None:
+    clean["team_named"] = team_name not in (None, "")
+    if clean["team_named"] and clean["team"] is None:
         errors.append(f"unknown verifier_team {team_name!r}")
     interval = row.get("verify_interval_days")
     if interval is not None:
@@ -143,12 +163,63 @@ def _validate(row, users, teams, seen_ids):
     return clean, errors
 
 
+def _default_teams(rows):
+    """Give each line its verifier team and its collection's: an existing collection's team, else (for a
+    collection this import creates) the first team its lines name. Returns the errors of lines with neither."""
+    teams = {c.name.lower(): c.team for c in db.session.scalars(select(Collection).options(
+        selectinload(Collection.team)))}
+    for _, clean in rows:
+        if clean["team"] is not None and isinstance(clean["collection"], str):
+            teams.setdefault(clean["collection"].lower(), clean["team"])
+    errors = []
+    for number, clean in rows:
+        if not isinstance(clean["collection"], str) or not clean["collection"]:
+            continue  # already reported
+        clean["collection_team"] = teams.get(clean["collection"].lower())
+        clean["verifier_team"] = clean["team"] or clean["collection_team"]
+        if clean["collection_team"] is None and not clean["team_named"]:
+            errors.append((number, f"missing verifier_team: the collection {clean['collection']!r} is new, so it "
+                                   "has no team to default to (name verifier_team on at least one of its lines)"))
+    return errors
+
+
+def _link_key_errors(rows):
+    """Two cards may not share a link key: not two lines of the file, nor a line and a card of another
+    external id (an IntegrityError half-way through the import otherwise)."""
+    errors, seen = [], {}
+    for number, clean in rows:
+        key = clean["link_key"]
+        if key is None:
+            continue
+        if key in seen and seen[key][1] != clean["external_id"]:
+            errors.append((number, f"link_key {key!r} is also the key of line {seen[key][0]}"))
+        seen.setdefault(key, (number, clean["external_id"]))
+    keys, ids = list(seen), [ext for _, ext in seen.values()]
+    taken = {}
+    for chunk in range(0, len(keys), 500):
+        taken.update(db.session.execute(select(Card.link_key, Card.external_id).where(
+            or_(Card.link_key.in_(keys[chunk:chunk + 500]), Card.external_id.in_(ids[chunk:chunk + 500])))).all())
+    keys_of = {ext: key for key, ext in taken.items()}
+    for number, clean in rows:
+        key, ext = clean["link_key"], clean["external_id"]
+        if key is None:
+            continue
+        if taken.get(key, ext) != ext:
+            errors.append((number, f"link_key {key!r} is already the key of the card {taken[key]!r}"))
+        elif keys_of.get(ext, key) != key and clean["link_key_given"]:
+            errors.append((number, f"link_key {key!r} differs from the card's {keys_of[ext]!r}, "
+                                   "which links to it use (a link key never changes)"))
+    return errors
+
+
 def parse(lines):
     """Parse and validate every line against the database; raises ImportFailed listing every error."""
     users = {u.email.lower(): u for u in db.session.scalars(select(User))}
     teams = {t.name.lower(): t for t in db.session.scalars(select(Team))}
     rows, errors, seen_ids = [], [], {}
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # the byte order mark some editors and tools write
         if not line.strip():
             continue
         try:
@@ -164,8 +235,9 @@ def parse(lines):
         if clean.get("external_id"):
             seen_ids.setdefault(clean["external_id"], number)
         rows.append((number, clean))
+    errors += _default_teams(rows) + _link_key_errors(rows)
     if errors:
-        raise ImportFailed(errors)
+        raise ImportFailed(sorted(errors, key=lambda error: error[0]))
     if not rows:
         raise ImportFailed([(0, "the file has no cards")])
     return rows
@@ -174,17 +246,18 @@ def parse(lines):
 def _collection(name, team, cache, report, actor):
     key = name.lower()
     if key not in cache:
-        collection = operations.create_collection(name=name, team=team, actor=actor,
-                                                  slug=_free_slug(operations.slugify(name)))
+        collection = operations.create_collection(name=name, team=team, actor=actor, slug=_free_slug(name))
         cache[key] = collection
         report.collections_created.append(name)
     return cache[key]
 
 
-def _free_slug(slug):
-    candidate, n = slug, 2
+def _free_slug(name):
+    """The slug of a new collection's name, numbered if another collection has it (and still 80 characters)."""
+    candidate, n = operations.slugify(name), 2
     while db.session.scalar(select(Collection.id).filter_by(slug=candidate)) is not None:
-        candidate, n = f"{slug}-{n}", n + 1
+        suffix = f"-{n}"
+        candidate, n = operations.slugify(name, max_chars=80 - len(suffix)) + suffix, n + 1
     return candidate
 
 
@@ -202,17 +275,21 @@ def apply(rows, actor=None):
     now = utcnow()
     pending = []  # verifications and archive flags, applied once the cards have ids
     created = set()  # new cards cannot have flags to resolve
-    for index, (_, clean) in enumerate(rows, start=1):
-        collection = _collection(clean["collection"], clean["team"], collections, report, actor)
+    for index, (number, clean) in enumerate(rows, start=1):
+        collection = _collection(clean["collection"], clean["collection_team"], collections, report, actor)
         card = existing.get(clean["external_id"])
         author = actor or clean["owner"]
         content = {k: clean[k] for k in ("title", "answer", "internal_notes", "tags")}
         if card is None:
-            card = operations.create_card(
-                collection=collection, owner=clean["owner"], verifier_team=clean["team"], author=author,
-                interval_days=clean["interval_days"], is_public=clean["public"], external_id=clean["external_id"],
-                summary="Imported", now=clean["verified_at"] or now, **(clean["verified"] or content),
-            )
+            try:
+                card = operations.create_card(
+                    collection=collection, owner=clean["owner"], verifier_team=clean["verifier_team"], author=author,
+                    interval_days=clean["interval_days"], is_public=clean["public"],
+                    external_id=clean["external_id"], link_key=clean["link_key"], summary="Imported",
+                    now=clean["verified_at"] or now, **(clean["verified"] or content),
+                )
+            except operations.InvalidCard as exc:  # a generated id met an existing one: not the file's fault
+                raise ImportFailed([(number, f"{k} {v}") for k, v in exc.errors.items()]) from None
             report.created += 1
             created.add(id(card))
             if clean["verified"] is not None:
@@ -224,7 +301,9 @@ def apply(rows, actor=None):
                 operations.edit_card(card, author=author, summary="Imported (edited since verification)",
                                      now=now, quiet=True, **content)
         else:
-            meta = {"collection": collection, "owner": clean["owner"], "verifier_team": clean["team"]}
+            meta = {"collection": collection, "owner": clean["owner"]}
+            if clean["team_named"]:
+                meta["verifier_team"] = clean["team"]
             if clean["interval_days"] is not None:
                 meta["interval_days"] = clean["interval_days"]
             if clean["public"] is not None:
@@ -282,6 +361,7 @@ def export_rows():
     for card in cards:
         row = {
             "external_id": card.external_id,
+            "link_key": card.link_key,
             "title": card.title,
             "answer": card.answer,
             "internal_notes": card.internal_notes,
