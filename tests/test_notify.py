@@ -1,8 +1,10 @@
 """Notifications and their e-mail: the outbox folder, a real local SMTP server (aiosmtpd), failures and
-retries, the weekly digest, and the events that notify people (edits, reassignment)."""
+retries, the weekly digest, the events that notify people (edits, reassignment), and their links (in the
+app, and in both parts of an e-mail, from EXTERNAL_URL)."""
 import email
 import email.policy
 import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +14,8 @@ from sqlalchemy import select
 from kb.cards import operations
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Card, Notification, User
+from kb.models import Card, Notification, Team, User
+from kb.search import gaps
 from kb.verification import flags, notify
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
@@ -63,6 +66,10 @@ def use_smtp(app, port):
 
 def body(message):
     return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html(message):
+    return message.get_body(preferencelist=("html",)).get_content()
 
 
 def read_eml(path):
@@ -346,3 +353,121 @@ def test_one_refused_address_neither_blocks_nor_duplicates_the_others(app, flagg
         assert rows == {"bianca@example.com": (False, 2), "priya@example.com": (True, 1)}
     finally:
         controller.stop()
+
+
+# ------------------------------------------------------------------------------------------- 5. links
+
+EXTERNAL = "http://127.0.0.1:8080"
+
+
+def test_email_links_come_from_external_url_in_both_parts_never_the_request_host(app, client, auth, flagged):
+    app.config["EXTERNAL_URL"] = EXTERNAL + "/"
+    card_id = flagged["card"].id
+    auth.login("sam@example.com")  # a flag sent from a page mails at once, while a request is at hand
+    response = auth.post(f"/cards/{card_id}/flags", {"kind": "unclear", "comment": "Which form?"})
+    assert response.status_code == 302
+    messages = [read_eml(f) for f in outbox(app)]
+    assert len(messages) == 4 and note_rows(app, emailed_at=None) == []
+    for message in messages:
+        assert message.get_content_type() == "multipart/alternative"
+        assert f"Open card: {EXTERNAL}/cards/{card_id}\n" in body(message)
+        assert f'<a href="{EXTERNAL}/cards/{card_id}">Open card</a>' in html(message)
+        for part in (body(message), html(message)):
+            assert "localhost" not in part and ":5000" not in part
+    unclear = next(m for m in messages if m["Subject"] == "Flagged as unclear: How do refunds work?")
+    assert "Sam Carter flagged “How do refunds work?” as unclear." in html(unclear)
+
+
+@pytest.fixture
+def requested(app, make_team, make_user):
+    """Agents found nothing for "loyalty points expire": a card is requested from the Care team."""
+    care = make_team("Care")
+    make_user("expert", teams=[care], email="erin@example.com", name="Erin Cole")
+    lead = make_user("admin", email="lead@example.com")
+    with app.app_context():
+        request = gaps.request_card("loyalti point expir", db.session.get(Team, care.id),
+                                    db.session.get(User, lead.id))
+        db.session.commit()
+        return request.id
+
+
+def test_a_card_request_offers_write_the_card_in_the_app_and_by_mail(app, client, auth, requested):
+    app.config["EXTERNAL_URL"] = EXTERNAL
+    path = f"/cards/new?request={requested}"
+    with app.app_context():
+        note = db.session.scalar(select(Notification).filter_by(kind="card_request"))
+        assert (note.user.email, note.url, note.card_id) == ("erin@example.com", path, None)
+
+    assert deliver(app) == 1
+    [message] = [read_eml(f) for f in outbox(app)]
+    assert f"Write the card: {EXTERNAL}{path}\n" in body(message)
+    assert f'<a href="{EXTERNAL}{path}">Write the card</a>' in html(message)
+
+    auth.login("erin@example.com")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert f'<a href="{path}">Card requested: agents searched “loyalti point expir” and found no answer</a>' in page
+    assert f'name="next" value="{path}"' in page and ">Write the card</button>" in page
+    opened = auth.post("/notifications/read", {"id": note.id, "next": path})
+    assert opened.status_code == 302 and opened.headers["Location"] == path
+    with app.app_context():
+        assert db.session.get(Notification, note.id).read_at is not None
+
+
+def test_the_notifications_page_links_the_card_and_the_urls_in_bodies(app, client, auth, make_team, make_user,
+                                                                      make_collection, make_card):
+    billing = make_team("Billing experts")
+    bianca = make_user("expert", teams=[billing], email="bianca@example.com")
+    agent = make_user("agent", email="sam@example.com", name="Sam Carter")
+    card = make_card(make_collection(billing), bianca, verified_at=utcnow() - timedelta(days=1),
+                     title="How do refunds work?")
+    with app.app_context():
+        flags.flag_card(db.session.get(Card, card.id), db.session.get(User, agent.id), "outdated",
+                        "The form moved to https://help.example.com/refunds?step=2&lang=en today.")
+        db.session.commit()
+
+    auth.login("bianca@example.com")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert f'<a href="/cards/{card.id}">Flagged as outdated: How do refunds work?</a>' in page
+    assert ('The form moved to <a href="https://help.example.com/refunds?step=2&amp;lang=en" rel="noopener">'
+            'https://help.example.com/refunds?step=2&amp;lang=en</a> today.') in page
+    assert f'name="next" value="/cards/{card.id}"' in page and ">Open card</button>" in page
+
+
+def test_html_in_a_card_title_or_a_body_is_escaped_in_the_app_and_in_mail(app, client, auth, make_team,
+                                                                         make_user, make_collection, make_card):
+    billing = make_team("Billing experts")
+    bianca = make_user("expert", teams=[billing], email="bianca@example.com")
+    agent = make_user("agent", email="sam@example.com", name="Sam <b>Carter</b>")
+    card = make_card(make_collection(billing), bianca, verified_at=utcnow() - timedelta(days=1),
+                     title='<img src=x onerror="alert(1)"> Refunds & returns')
+    with app.app_context():
+        flags.flag_card(db.session.get(Card, card.id), db.session.get(User, agent.id), "incorrect",
+                        '<script>alert(2)</script> <a href="javascript:alert(3)">see</a> http://evil.example/"x')
+        db.session.commit()
+    deliver(app)
+    [message] = [read_eml(f) for f in outbox(app)]
+    auth.login("bianca@example.com")
+    page = client.get("/notifications").get_data(as_text=True)
+    listed = page[page.index('<ul class="cards">'):page.index("</ul>", page.index('<ul class="cards">'))]
+
+    for text in (listed, html(message)):
+        assert "<img" not in text and "<script" not in text and "<b>" not in text and "javascript:alert(3)\"" \
+            not in text
+        assert "&lt;img src=x onerror=" in text and "&lt;script&gt;alert(2)&lt;/script&gt;" in text
+        assert "Refunds &amp; returns" in text and "Sam &lt;b&gt;Carter&lt;/b&gt;" in text
+        assert 'href="http://evil.example/&#34;x' in text  # a URL's quote cannot end its attribute
+    assert '<img src=x onerror="alert(1)"> Refunds & returns' in body(message)  # plain text stays as typed
+
+
+def test_make_run_points_links_at_the_address_it_serves(monkeypatch):
+    root = Path(__file__).resolve().parent.parent
+
+    def run_line(*args):
+        dry = subprocess.run(["make", "-n", "run", *args], cwd=root, capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0, dry.stderr
+        return next(line for line in dry.stdout.splitlines() if "kb run" in line)
+
+    assert run_line("PORT=8080") == ("KB_EXTERNAL_URL='http://127.0.0.1:8080' .venv/bin/kb run --host 127.0.0.1 "
+                                     "--port 8080")
+    monkeypatch.setenv("KB_EXTERNAL_URL", "https://kb.example.com")
+    assert run_line("PORT=8080").startswith("KB_EXTERNAL_URL='https://kb.example.com' ")
