@@ -413,17 +413,24 @@ def test_a_card_request_offers_write_the_card_in_the_app_and_by_mail(app, client
         assert db.session.get(Notification, note.id).read_at is not None
 
 
-def test_the_notifications_page_links_the_card_and_the_urls_in_bodies(app, client, auth, make_team, make_user,
-                                                                      make_collection, make_card):
-    billing = make_team("Billing experts")
-    bianca = make_user("expert", teams=[billing], email="bianca@example.com")
-    agent = make_user("agent", email="sam@example.com", name="Sam Carter")
-    card = make_card(make_collection(billing), bianca, verified_at=utcnow() - timedelta(days=1),
-                     title="How do refunds work?")
-    with app.app_context():
-        flags.flag_card(db.session.get(Card, card.id), db.session.get(User, agent.id), "outdated",
-                        "The form moved to https://help.example.com/refunds?step=2&lang=en today.")
-        db.session.commit()
+@pytest.fixture
+def flag_as(app, make_team, make_user, make_collection, make_card):
+    """Bianca's verified card `title`, flagged by the agent `agent_name` with `comment`; returns the card."""
+    def make(title, comment, agent_name="Sam Carter", kind="outdated"):
+        billing = make_team("Billing experts")
+        bianca = make_user("expert", teams=[billing], email="bianca@example.com")
+        agent = make_user("agent", email="sam@example.com", name=agent_name)
+        card = make_card(make_collection(billing), bianca, verified_at=utcnow() - timedelta(days=1), title=title)
+        with app.app_context():
+            flags.flag_card(db.session.get(Card, card.id), db.session.get(User, agent.id), kind, comment)
+            db.session.commit()
+        return card
+
+    return make
+
+
+def test_the_notifications_page_links_the_card_and_the_urls_in_bodies(client, auth, flag_as):
+    card = flag_as("How do refunds work?", "The form moved to https://help.example.com/refunds?step=2&lang=en today.")
 
     auth.login("bianca@example.com")
     page = client.get("/notifications").get_data(as_text=True)
@@ -433,17 +440,10 @@ def test_the_notifications_page_links_the_card_and_the_urls_in_bodies(app, clien
     assert f'name="next" value="/cards/{card.id}"' in page and ">Open card</button>" in page
 
 
-def test_html_in_a_card_title_or_a_body_is_escaped_in_the_app_and_in_mail(app, client, auth, make_team,
-                                                                         make_user, make_collection, make_card):
-    billing = make_team("Billing experts")
-    bianca = make_user("expert", teams=[billing], email="bianca@example.com")
-    agent = make_user("agent", email="sam@example.com", name="Sam <b>Carter</b>")
-    card = make_card(make_collection(billing), bianca, verified_at=utcnow() - timedelta(days=1),
-                     title='<img src=x onerror="alert(1)"> Refunds & returns')
-    with app.app_context():
-        flags.flag_card(db.session.get(Card, card.id), db.session.get(User, agent.id), "incorrect",
-                        '<script>alert(2)</script> <a href="javascript:alert(3)">see</a> http://evil.example/"x')
-        db.session.commit()
+def test_html_in_a_card_title_or_a_body_is_escaped_in_the_app_and_in_mail(app, client, auth, flag_as):
+    flag_as('<img src=x onerror="alert(1)"> Refunds & returns',
+            '<script>alert(2)</script> <a href="javascript:alert(3)">see</a> http://evil.example/"x',
+            agent_name="Sam <b>Carter</b>", kind="incorrect")
     deliver(app)
     [message] = [read_eml(f) for f in outbox(app)]
     auth.login("bianca@example.com")
