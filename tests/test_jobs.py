@@ -1,5 +1,5 @@
 """Periodic jobs (kb.jobs): a trial's demo data gets its notifications without cron, each job runs under a
-lease in the database (two real worker processes, held and expired leases), failures are recorded and the
+lease in the database (two real worker processes on SQLite and PostgreSQL, held and expired leases), failures are recorded and the
 loop goes on, weekly and at-start slots, and the `kb run`, `kb worker` and `kb jobs` commands."""
 import os
 import signal
@@ -21,6 +21,7 @@ from kb import demo, jobs
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import JobRun, Notification
+from test_postgres import pg_app  # noqa: F401  (the fixture: a database of its own on the PostgreSQL test server)
 
 KB = str(Path(sys.executable).with_name("kb"))  # the console script installed beside this Python
 
@@ -105,9 +106,10 @@ def test_the_due_jobs_give_a_trials_demo_data_lapse_and_due_soon_notifications(a
 
 # ------------------------------------------------------------------------------------------- 2. leases
 
-def test_two_worker_processes_started_together_run_the_checker_once(app):
+def run_two_workers_together(app, **settings):
+    """Seed the demo, start two `kb worker --once` processes at once on the app's database, check they shared."""
     seed_demo(app)
-    env = kb_env(app)
+    env = kb_env(app, **settings)
     workers = [subprocess.Popen([KB, "worker", "--once"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=180) for worker in workers]
@@ -122,6 +124,15 @@ def test_two_worker_processes_started_together_run_the_checker_once(app):
         mailed = db.session.scalar(select(func.count()).select_from(Notification)
                                    .where(Notification.emailed_at.is_not(None)))
     assert len(list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))) == mailed
+
+
+def test_two_worker_processes_started_together_run_the_checker_once(app):
+    run_two_workers_together(app)
+
+
+@pytest.mark.postgres
+def test_two_worker_processes_share_the_jobs_on_postgres_too(pg_app):
+    run_two_workers_together(pg_app, DATABASE_URL=pg_app.config["DATABASE_URL"])
 
 
 def test_a_job_whose_lease_another_process_holds_is_skipped(app):
