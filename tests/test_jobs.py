@@ -74,6 +74,15 @@ def kb_env(app, **settings):
             **{f"KB_{key}": str(value) for key, value in settings.items()}}
 
 
+def wait_for_a_run(app, name, process, log_path):
+    """The job's row once `process` has finished running it (the process must stay up meanwhile)."""
+    deadline = time.monotonic() + 90
+    while (row := job_run(app, name)) is None or row.last_finished_at is None:
+        assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.2)
+    return row
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -282,6 +291,25 @@ def test_kb_jobs_shows_each_jobs_schedule_last_run_next_due_and_lease(app, runne
     assert "web2:4242" in lines["mail"] and "free" in lines["check-stale"]
 
 
+def test_kb_worker_runs_the_jobs_until_sigterm_and_then_stops_cleanly(app, tmp_path):
+    seed_demo(app)
+    log = open(tmp_path / "kb-worker.log", "w")
+    worker = subprocess.Popen([KB, "worker"], stdout=log, stderr=subprocess.STDOUT,
+                              env=kb_env(app, JOBS_FIRST_RUN_DELAY_SECONDS=0))
+    try:
+        wait_for_a_run(app, "check-stale", worker, tmp_path / "kb-worker.log")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        log.close()
+    output = (tmp_path / "kb-worker.log").read_text()
+    assert "(Ctrl+C to stop)" in output and "[jobs] check-stale:" in output and "kb worker stopped." in output
+    assert job_run(app, "check-stale").holder == f"{jobs.HOST}:{worker.pid}"
+    assert note_kinds(app)["lapsed"] >= 3
+
+
 def test_kb_run_help_shows_no_jobs_beside_flasks_options(tmp_path):
     result = subprocess.run([KB, "run", "--help"], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "KB_INSTANCE_PATH": str(tmp_path / "unused")})
@@ -298,10 +326,7 @@ def test_kb_run_serves_and_runs_the_jobs_in_the_reloaders_serving_child_only(app
                               env=kb_env(app, JOBS_FIRST_RUN_DELAY_SECONDS=0))
     child = None
     try:
-        deadline = time.monotonic() + 90
-        while (row := job_run(app, "check-stale")) is None or row.last_finished_at is None:
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "kb-run.log").read_text()
-            time.sleep(0.2)
+        row = wait_for_a_run(app, "check-stale", server, tmp_path / "kb-run.log")
         child = int(row.holder.rsplit(":", 1)[1])
         assert child != server.pid  # the reloader's watching parent runs no jobs; its serving child does
         assert row.runs == 1 and note_kinds(app)["lapsed"] >= 3
