@@ -18,7 +18,7 @@ from kb.channels import faq, finding, serving, tokens
 from kb.dates import UTC, parse_iso
 from kb.extensions import csrf, db, limiter
 from kb.models import Card, Collection
-from kb.search import gaps, query, service, snippets, synonyms
+from kb.search import gaps, service, synonyms
 from kb.search import index as search_index
 from kb.validation import Invalid
 from kb.verification import flags, policy
@@ -245,35 +245,14 @@ def search():
         results, search_id = service.run(params, user, facets=request.args.get("facets") == "1", explain=explain,
                                          prefix_last=request.args.get("prefix") == "1", log=is_session)
         return jsonify(service.results_json(results, search_id, explain=explain))
-    params.filters.public_only = True
-    params.include_archived = False
-    allowed = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
-    params.filters.status = tuple(s for s in params.filters.status if s in allowed) or allowed
-    results, _ = service.run(params, None, prefix_last=request.args.get("prefix") == "1", log=False)
-    served = {s.card.id: s for s in serving.serve_many(serving.load([h.id for h in results.hits]), serving.CHATBOT)}
-    language = search_index.language()
-    wanted = finding.query_terms(params.q, synonyms.table()) if served else set()
-    stems = sorted(wanted)
-    out, readable = [], set()
-    for hit in results.hits:
-        s = served.get(hit.id)
-        terms = finding.revision_terms(s.revision) if s is not None and s.ok else set()
-        if not terms & wanted:  # withheld, or found only through words customers are not shown
-            continue
-        readable |= terms
-        out.append({
-            "id": hit.id, "title": s.revision.title,
-            "snippet": snippets.snippet(markup.strip_markdown(s.revision.answer), stems, language,
-                                        query.SNIPPET_CHARS),
-            "status": s.status, "reasons": [], "collection": {"id": s.card.collection_id,
-                                                             "slug": s.card.collection.slug,
-                                                             "name": s.card.collection.name},
-            "tags": s.revision.tags, "verified_at": _iso(s.card.verified_at), "url": card_url(s),
-        })
-    dropped = len(results.hits) - len(out)
-    return jsonify({"results": out, "total": max(len(out), results.total - dropped),
-                    "did_you_mean": finding.readable_suggestion(results.did_you_mean, readable),
-                    "next_cursor": results.next_cursor, "notice": results.notice, "search_id": None})
+    found = finding.public_search(params.q, serving.CHATBOT, params.filters, params.limit, params.offset,
+                                  prefix_last=request.args.get("prefix") == "1", synonyms=synonyms.table())
+    out = [{"id": s.card.id, "title": s.revision.title, "snippet": hit.snippet, "status": s.status, "reasons": [],
+            "collection": {"id": s.card.collection_id, "slug": s.card.collection.slug, "name": s.card.collection.name},
+            "tags": s.revision.tags, "verified_at": _iso(s.card.verified_at), "url": card_url(s)}
+           for hit, s in found.items]
+    return jsonify({"results": out, "total": found.total, "did_you_mean": found.did_you_mean,
+                    "next_cursor": found.next_cursor, "notice": found.notice, "search_id": None})
 
 
 def _card_or_404(card_id, channel):

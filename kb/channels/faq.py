@@ -20,14 +20,12 @@ from kb import markup
 from kb.channels import finding, serving
 from kb.extensions import db
 from kb.models import Card, Collection
-from kb.search import query, synonyms
-from kb.verification import policy
+from kb.search import synonyms
 from kb.web import MAX_ID
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
 SEARCH_LIMIT = 20
-SEARCH_STATUSES = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
 EXCERPT_CHARS = 220
 PREVIEW_QUESTIONS = 4  # questions listed under each collection on the FAQ home page
 HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -275,26 +273,12 @@ def card(card_id, slug=None):
 # -- Search -------------------------------------------------------------------------------------------------
 
 def search(text):
-    """Search the served public cards. The index also holds internal notes and unverified wording, so a
-    hit is kept only if what the FAQ shows of it contains a searched term: nobody learns what a card's
-    notes or pending edit say by searching for it."""
+    """Search the served public cards, by the words the FAQ shows of them (`finding.public_search`)."""
     max_chars = current_app.config["SEARCH_MAX_QUERY_CHARS"]
     truncated = len(text) > max_chars
     text = text[:max_chars]
-    table = synonyms.table()
-    results = query.search(text, filters=query.Filters(public_only=True, status=SEARCH_STATUSES),
-                           limit=SEARCH_LIMIT, synonyms=table)
-    ids = [hit.id for hit in results.hits]
-    loaded = {c.id: c for c in _candidates(select(Card).where(Card.id.in_(ids)))} if ids else {}
-    served = _served([loaded[i] for i in ids if i in loaded])
-    wanted = finding.query_terms(text, table) if served else set()
-    found, shown_terms = [], set()
-    for s, entry in zip(served, entries(served)):
-        terms = finding.shown_terms(entry.title, entry.text, s.revision.tags)
-        if terms & wanted:
-            found.append(entry)
-            shown_terms |= terms
-    did_you_mean = finding.readable_suggestion(results.did_you_mean, shown_terms) if found else None
+    results = finding.public_search(text, serving.FAQ, limit=SEARCH_LIMIT, synonyms=synonyms.table())
+    found = entries(results.served)
     notice = None
     if truncated:
         notice = f"Only the first {max_chars} characters of your search were used."
@@ -302,5 +286,6 @@ def search(text):
         notice = "Type a word or two about your question."
     elif found and results.mode == "any":
         notice = "No answer matches all your words; these match some of them."
-    html = render_template("faq/search.html", q=text, entries=found, did_you_mean=did_you_mean, notice=notice)
+    html = render_template("faq/search.html", q=text, entries=found, did_you_mean=results.did_you_mean,
+                           notice=notice)
     return cacheable(html, newest(found))

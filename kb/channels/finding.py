@@ -1,55 +1,94 @@
-"""Searching what a customer channel shows, and choosing the chatbot's one answer.
+"""Searching what customers are shown, and choosing the chatbot's one answer.
 
-The index holds every card's current wording and internal notes, so a hit is kept only if the words the
-channel shows of it contain a searched term: nobody learns what a card's notes or pending edit say by
-searching for them (FAQ search, public API search). The chatbot gets an answer only when one card
-clearly answers the question (`answer`); otherwise it hands over to a person."""
-from dataclasses import dataclass, field
+`public_search` is the one search of every customer channel: FAQ search, public API search, and the
+chatbot's candidates and suggestions. It matches the served wording of public cards only — the index
+holds that wording in fields of its own (kb.search.index), so a card is never found by its internal
+notes or a pending edit, and "Did you mean" only offers words customers can read — and
+`serving.serve_many` still has the last word on each hit (grace period, flags).
+
+`answer` gives the chatbot a card only when one clearly answers the question; otherwise it hands over
+to a person.
+"""
+from dataclasses import dataclass, field, replace
 
 from flask import current_app
 
-from kb import markup
 from kb.channels import serving
-from kb.search import analysis, query
+from kb.search import analysis, query, snippets
 from kb.search import index as search_index
-from kb.verification import policy
 
-SERVABLE = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
-TITLE_MATCH = 0.75  # a card whose question is this close to the customer's wins a close call
-
-
-def _groups(text, table):
-    """The query's groups as the search reads them: words, their synonyms, corrected spellings."""
-    language = search_index.language()
-    parsed = query.parse(text, language, current_app.config["SEARCH_MAX_QUERY_CHARS"])
-    groups = query.apply_synonyms(parsed.groups, table)
-    query.correct_typos(query.searcher().reader(), groups, language)
-    return [g.alternatives or [g.stems] for g in groups]
+SLACK = 10  # hits read past a page, so that cards withheld at serving time leave no hole in it
+CANDIDATES = 10  # served cards the chatbot weighs
+TITLE_MATCH = 0.75  # a card whose question is this close to the customer's, in order, wins a close call
 
 
-def query_terms(text, table):
-    """Every term the search may have matched for `text`: its words, their synonyms and the spellings a
-    typo was corrected to (the same steps as `kb.search.query`)."""
-    return {stem for alternatives in _groups(text, table) for alt in alternatives for stem in alt}
+@dataclass
+class Found:
+    """Public search results: (hit, served) pairs in rank order; `total` counts only cards a page could
+    show (withheld ones among those read are not counted)."""
+
+    items: list
+    total: int
+    did_you_mean: str | None = None
+    next_cursor: str | None = None
+    notice: str | None = None
+    mode: str = "all"
+    groups: list = field(default_factory=list)
+
+    @property
+    def served(self):
+        return [s for _, s in self.items]
 
 
-def shown_terms(title, text, tags=()):
-    """The terms of what a channel shows of a card (title, answer as text, tags)."""
-    return set(analysis.words(" ".join([title, text, *tags]), search_index.language()))
+def servable(statuses):
+    """The statuses asked for that customers may be served (all of those when none is asked for)."""
+    if not statuses:
+        return serving.SERVABLE_STATUSES
+    return tuple(s for s in statuses if s in serving.SERVABLE_STATUSES)
 
 
-def revision_terms(revision):
-    return shown_terms(revision.title, markup.strip_markdown(revision.answer), revision.tags)
+def public_search(text, channel, filters=None, limit=10, offset=0, prefix_last=False, synonyms=None):
+    """What `channel` (chatbot or faq) may show for `text`: hits on the served public wording, each
+    served by `serving.serve_many`. Filters: collection, tag (the served tags), status (only those
+    customers are served; owners are not theirs to filter on). `offset` counts index hits, so a page
+    continues where the previous one's `next_cursor` stopped."""
+    filters = filters or query.Filters()
+    statuses = servable(filters.status)
+    if not statuses:
+        return Found([], 0)
+    limit = max(1, min(int(limit), query.MAX_LIMIT))
+    results = query.search(text, query.Filters(collection=filters.collection, tag=filters.tag, status=statuses),
+                           min(query.MAX_LIMIT, limit + SLACK), offset, prefix_last=prefix_last,
+                           synonyms=synonyms, wording=query.CUSTOMERS)
+    served = {s.card.id: s for s in serving.serve_many(serving.load([h.id for h in results.hits]), channel)}
+    stems = sorted({stem for alternatives in results.groups for alt in alternatives for stem in alt})
+    items, read = [], 0
+    for hit in results.hits:
+        if len(items) == limit:
+            break
+        read += 1
+        s = served.get(hit.id)
+        if s is not None and s.ok:
+            items.append((_as_served(hit, s, stems), s))
+    withheld = sum(1 for h in results.hits if not (served.get(h.id) and served[h.id].ok))
+    more = offset + read < results.total
+    return Found(items, max(len(items), results.total - withheld), results.did_you_mean if items else None,
+                 query.encode_cursor(offset + read) if more else None, results.notice, results.mode,
+                 results.groups)
 
 
-def readable_suggestion(did_you_mean, terms):
-    """"Did you mean" only when customers can read its words in the results (its suggestions come from
-    every card, internal ones included)."""
-    if not did_you_mean:
-        return None
-    suggested = set(analysis.words(did_you_mean, search_index.language()))
-    return did_you_mean if suggested and suggested <= terms else None
+def _as_served(hit, served, stems):
+    """The hit in the wording `serving` hands out: the index's own unless it is behind a newer
+    verification (then from the revision itself)."""
+    if hit.served_revision == served.revision.number:
+        return hit
+    text = snippets.snippet(search_index.plain(served.revision.answer), stems, search_index.language(),
+                            query.SNIPPET_CHARS)
+    return replace(hit, title=served.revision.title, snippet=text, served_title=served.revision.title,
+                   served_snippet=text, served_revision=served.revision.number)
 
+
+# -- The chatbot's answer ----------------------------------------------------------------------------
 
 @dataclass
 class Answer:
@@ -62,46 +101,89 @@ class Answer:
     why: str = ""
 
 
+def served_terms(revision):
+    """The terms of what customers are shown of a revision (title, answer as text, tags)."""
+    text = " ".join([revision.title, search_index.plain(revision.answer), *revision.tags])
+    return set(analysis.words(text, search_index.language()))
+
+
 def coverage(groups, terms, searcher):
-    """The share of the question's words, weighed by rarity (idf), that the served wording holds. A
-    word is held when any of its alternatives (synonym, corrected spelling) is; a word no card has
-    ("bicycles") weighs most, so an answer that ignores it is refused."""
+    """The share of the question's words, weighed by rarity (idf in the served public wording), that
+    the served wording holds. A word is held when any of its alternatives (synonym, corrected spelling)
+    is; a word no card has ("bicycles") weighs most, so an answer that ignores it is refused."""
     held = total = 0.0
     for alternatives in groups:
-        weight = max(searcher.idf("content", stem) for alt in alternatives for stem in alt)
+        weight = max(searcher.idf(query.CUSTOMERS.content, stem) for alt in alternatives for stem in alt)
         total += weight
         if any(all(stem in terms for stem in alt) for alt in alternatives):
             held += weight
     return held / total if total else 0.0
 
 
-def title_match(asked, title):
-    """How much a card's question is the customer's: shared terms over all terms of both (Jaccard)."""
-    terms = shown_terms(title, "")
-    return len(asked & terms) / len(asked | terms) if asked | terms else 0.0
+def in_order(asked, title):
+    """How much a card's question is the customer's, word order included: the longest run of their
+    terms in the same order (not necessarily adjacent), over the terms of both (2·LCS / (m + n))."""
+    if not asked or not title:
+        return 0.0
+    previous = [0] * (len(title) + 1)
+    for a in asked:
+        current = [0]
+        for j, t in enumerate(title, 1):
+            current.append(previous[j - 1] + 1 if a == t else max(previous[j], current[j - 1]))
+        previous = current
+    return 2 * previous[-1] / (len(asked) + len(title))
+
+
+def _candidates(found, questions):
+    """(served, score) for the served cards found, then any public card whose question has the
+    customer's words (found by its title's terms, whatever its rank), with no score of their own."""
+    scored = [(s, hit.score) for hit, s in found.items]
+    seen = {s.card.id for s, _ in scored}
+    extra = [i for i in query.same_question(questions) if i not in seen]
+    if extra:
+        scored += [(s, 0.0) for s in serving.serve_many(serving.load(extra), serving.CHATBOT) if s.ok]
+    return scored
 
 
 def answer(question, table):
-    """The single served card that answers `question` well enough, or the reason there is none: the best
-    match must hold at least API_ANSWER_MIN_COVERAGE of the question (by weight), and be ahead of the
-    next served card by API_ANSWER_MARGIN (two close candidates mean the question is ambiguous)."""
-    config = current_app.config
-    results = query.search(question, filters=query.Filters(public_only=True, status=SERVABLE), limit=10,
-                           synonyms=table)
-    scores = {h.id: h.score for h in results.hits}
-    candidates = [s for s in serving.serve_many(serving.load([h.id for h in results.hits]), serving.CHATBOT)
-                  if s.ok]
-    if not candidates:
+    """The single served card that answers `question`, or the reason there is none.
+
+    A card whose question is the customer's (the same terms in the same order: case, punctuation,
+    accents and stop words aside; a typo corrected) always answers. Otherwise the best match must be
+    ahead of the next served card by API_ANSWER_MARGIN — or, in a close call, be the one whose question
+    holds the customer's words in their order — and hold API_ANSWER_MIN_COVERAGE of the question,
+    weighed by rarity."""
+    config, language = current_app.config, search_index.language()
+    found = public_search(question, serving.CHATBOT, limit=CANDIDATES, synonyms=table)
+    asked = [analysis.words(question, language)]
+    if found.did_you_mean:
+        asked.append(analysis.words(found.did_you_mean, language))
+    scored = _candidates(found, [question, found.did_you_mean or ""])
+    candidates = [s for s, _ in scored]
+    if not scored:
         return Answer(None, [], None, "no verified public card matches")
-    best = candidates[0]
-    groups = _groups(question, table)
-    if coverage(groups, revision_terms(best.revision), query.searcher()) < config["API_ANSWER_MIN_COVERAGE"]:
-        return Answer(None, candidates, None, "the best match leaves out words of the question")
-    if len(candidates) > 1 and scores[best.card.id] < config["API_ANSWER_MARGIN"] * scores[candidates[1].card.id]:
-        # Close scores, unless the best card's question is (nearly) the customer's own and the next one's
-        # is less so: "when will I get my refund" vs "I paid with a gift card. How will I get my refund?".
-        asked = {stem for alternatives in groups for stem in alternatives[0]}
-        first, second = (title_match(asked, c.revision.title) for c in candidates[:2])
-        if not (first >= TITLE_MATCH and first > second):
+    exact = [(s, score) for s, score in scored if asked[0] and analysis.words(s.revision.title, language) in asked]
+    if exact:
+        best, score = max(exact, key=lambda pair: pair[1])
+        return Answer(best, candidates, score)
+    best, score = scored[0]
+    close = [pair for pair in scored[1:] if pair[1] * config["API_ANSWER_MARGIN"] > score]
+    if close:
+        best, score = _closest([(best, score), *close], asked[-1])
+        if best is None:
             return Answer(None, candidates, None, "several answers match about as well")
-    return Answer(best, candidates, scores[best.card.id])
+    if coverage(found.groups, served_terms(best.revision), query.searcher()) < config["API_ANSWER_MIN_COVERAGE"]:
+        return Answer(None, candidates, None, "the best match leaves out words of the question")
+    return Answer(best, candidates, score)
+
+
+def _closest(close, asked):
+    """Of cards scoring about the same, the one whose question holds the customer's words in their
+    order, if one clearly does ("convert a string to a number" vs "… a number to a string")."""
+    language = search_index.language()
+    ranked = sorted(((in_order(asked, analysis.words(s.revision.title, language)), -n, s, score)
+                     for n, (s, score) in enumerate(close)), key=lambda row: row[:2], reverse=True)
+    first, second = ranked[0], ranked[1]
+    if first[0] >= TITLE_MATCH and first[0] > second[0]:
+        return first[2], first[3]
+    return None, None

@@ -63,8 +63,28 @@ def stop_words(language):
         return frozenset()
 
 
-# Letters and digits (any script), keeping inner apostrophes and dots of "don't" or "v2.1" out.
-TOKEN_PATTERN = r"\w+"
+# The terms of any text, index and queries alike:
+# - words and numbers (letters and digits, any script; "don't" and "v2.1" split at the apostrophe or dot),
+#   a number keeping its sign ("-22", "+3") where no word or closing bracket comes before the sign, so that
+#   "10-20" stays two numbers;
+# - operators: runs of + - * / % = < > & | ^ ~ @ (and ! or : before =) such as "//", "**", "==", "+=",
+#   "->", "!=", ":=", never from the middle of a run nor after ":" (the "//" of "https://"). Hyphens alone are dashes, not operators
+#   ("e-mail", "a - b", "--"), and a sign before a digit ends a run ("2**-1" is "2", "**", "-1").
+# Ordinary punctuation (. , ? ! : ; ' " ( ) and the like) is never a term.
+_OPERATOR_CHAR = r"[*/%=<>&|^~@]|[-+](?!\d)|[!:](?==)"
+TOKEN_PATTERN = (r"(?:(?<![\w)\]])[-+](?=\d))?\w+"
+                 rf"|(?<![-+*/%=<>&|^~@!:])(?!-+(?!{_OPERATOR_CHAR}))(?:{_OPERATOR_CHAR})+")
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def tokens(text):
+    """The tokens of `text` as written (what the analyzer then folds and stems), with their spans."""
+    return _TOKEN.finditer(text)
+
+
+def is_word(token):
+    """Letters or digits, as opposed to an operator or a signed number."""
+    return token[:1].isalnum() or token[:1] == "_"
 
 
 class TextAnalyzer(Tokenizer):
@@ -74,7 +94,7 @@ class TextAnalyzer(Tokenizer):
     def __init__(self, language="en", stem=True):
         self.language, self.stem = language, stem
         self._stops, self._latin, self._russian = _tools(language, stem)
-        self._expression = re.compile(TOKEN_PATTERN)
+        self._expression = _TOKEN
         self._cached_term = lru_cache(maxsize=500_000)(self._term)
 
     def __getstate__(self):  # the schema (and so this analyzer) is pickled into the index

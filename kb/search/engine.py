@@ -139,11 +139,11 @@ def positions(seg, field, text):
     return arrays.get((_sid(seg), "positions", field, text), decode)
 
 
-def phrase(seg, stems, candidates):
-    """Documents among `candidates` where the stems occur one after the other."""
+def phrase(seg, stems, candidates, field=CONTENT):
+    """Documents among `candidates` where the stems occur one after the other in `field`."""
     keys = None
     for offset, stem in enumerate(stems):
-        ids, where = positions(seg, CONTENT, stem)
+        ids, where = positions(seg, field, stem)
         keep = candidates[ids]
         # The same key for every word of one occurrence: (card, where the phrase starts).
         found = (ids[keep].astype(np.int64) << 32) + where[keep] - offset
@@ -193,6 +193,15 @@ def alive(seg):
     return arrays.get((_sid(seg), "alive", seg.segment().deleted_count()), compute)
 
 
+def holding(searcher, field, value):
+    """Global numbers of the live documents holding `value` in an untokenised field."""
+    out = []
+    for seg, offset in searcher.reader().leaf_readers():
+        ids = postings(seg, field, value)[0]
+        out.extend((ids[alive(seg)[ids]] + offset).tolist())
+    return out
+
+
 def _docs(seg, field, values):
     """Documents holding any of `values` in an untokenised field."""
     out = np.zeros(seg.doc_count_all(), bool)
@@ -205,13 +214,15 @@ def _docs(seg, field, values):
 
 @dataclass
 class Plan:
-    """What to match: `groups` of alternatives ((stems…), boost); all groups (mode "all") or any."""
+    """What to match: `groups` of alternatives ((stems…), boost); all groups (mode "all") or any;
+    `fields`: the (content, title) pair scored, the agents' by default (kb.search.index has the others)."""
 
     groups: list
     mode: str = "all"
     excluded: tuple = ()
     filters: tuple = ()  # ((field, (values…)), …): a card must hold one of the values of each
     mask: tuple = ()  # ((field, value), …): cards holding any of these are left out
+    fields: tuple = (CONTENT, TITLE)
 
 
 @dataclass
@@ -247,19 +258,20 @@ def _bm25(stats, seg, field, text, boost, out):
     return ids
 
 
-def _alternative(stats, seg, stems, boost, score, matched, n):
+def _alternative(stats, seg, stems, boost, score, matched, n, fields):
+    content, title = fields
     if len(stems) == 1:
-        matched[_bm25(stats, seg, CONTENT, stems[0], boost, score)] = True
-        matched[_bm25(stats, seg, TITLE, stems[0], boost * TITLE_BOOST, score)] = True
+        matched[_bm25(stats, seg, content, stems[0], boost, score)] = True
+        matched[_bm25(stats, seg, title, stems[0], boost * TITLE_BOOST, score)] = True
         return
     where = np.ones(n, bool)
     for stem in stems:
-        where &= _docs(seg, CONTENT, [stem])
+        where &= _docs(seg, content, [stem])
     if where.any():
-        where = phrase(seg, stems, where)
+        where = phrase(seg, stems, where, content)
     words = np.zeros(n)
     for stem in stems:
-        _bm25(stats, seg, CONTENT, stem, boost, words)
+        _bm25(stats, seg, content, stem, boost, words)
     score += np.where(where, words, 0.0)
     matched |= where
 
@@ -272,13 +284,13 @@ def _segment(stats, seg, plan):
     for group in plan.groups:
         group_matched = np.zeros(n, bool)
         for stems, boost in group:
-            _alternative(stats, seg, stems, boost, score, group_matched, n)
+            _alternative(stats, seg, stems, boost, score, group_matched, n, plan.fields)
         if plan.mode == "all":
             matched &= group_matched
         else:
             matched |= group_matched
     for stem in plan.excluded:
-        matched[postings(seg, CONTENT, stem)[0]] = False
+        matched[postings(seg, plan.fields[0], stem)[0]] = False
     for field, values in plan.filters:
         matched &= _docs(seg, field, values)
     for field, value in plan.mask:

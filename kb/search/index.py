@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -29,13 +30,17 @@ from whoosh.writing import MERGE_SMALL, SegmentWriter
 from kb import markup
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Card, CardChange, CardState, CardUsage
+from kb.models import Card, CardChange, CardState, CardUsage, Revision
 from kb.search import analysis
 from kb.verification import policy
 
 log = logging.getLogger(__name__)
 
 META_ID = "__meta__"
+# The layout of a generation's documents. A live generation written by an older version is rebuilt at
+# once, in the background (see `upgrade_if_older`): 2 added the served wording's fields and made
+# operators and signed numbers terms.
+SCHEMA_VERSION = 2
 BATCH = 1000
 # A hole in the feed's sequence younger than this may be a transaction that took its number and has
 # not committed yet (PostgreSQL); the watermark waits below it. Older holes are rollbacks.
@@ -43,12 +48,16 @@ GAP_GRACE = timedelta(seconds=60)
 
 # Ranking multipliers applied after BM25F (see query.RankedBM25F): verified cards ahead of equally
 # relevant ones that need a look, drafts after those; archived cards only appear when asked for.
+# A draft's factor times the most that use can add (×1.3) stays below every card verified once, and
+# halves its score: a short draft otherwise outranked a longer verified card on the same words (BM25
+# favours short texts by up to ~1.5×). Measured on the relevance set (bench/relevance.py): drafts ×0.7
+# MRR 0.879, ×0.6 0.879, ×0.5 0.882, ×0.4 0.860 (recall@3 0.917 but 0.900 at ×0.4).
 STATUS_FACTOR = {
     policy.VERIFIED: 1.0,
     policy.DUE_SOON: 1.0,
     policy.NEEDS_VERIFICATION: 0.8,
-    policy.DRAFT: 0.7,
-    policy.ARCHIVED: 0.5,
+    policy.DRAFT: 0.5,
+    policy.ARCHIVED: 0.35,
 }
 USAGE_STEP = 0.03  # per doubling of use: a card used 1,000 times ranks ~30% higher, never more
 
@@ -75,10 +84,23 @@ def schema(language):
         id=fields.ID(stored=True, unique=True),
         content=fields.TEXT(analyzer=text),  # title, tags and collection name ×2, answer, internal notes
         title=fields.TEXT(analyzer=text, stored=True, phrase=False),
-        plain=fields.STORED(),  # the answer without Markdown marks: snippets are cut from it
+        plain=fields.STORED(),  # the answer as text (see `plain`): snippets are cut from it
         # The words as typed (folded, unstemmed): what "Did you mean" may suggest. Each word once in the
         # whole index, in a few "__vocab__" documents, not once per card: that halved the postings.
         vocabulary=fields.KEYWORD(),
+        # What customers are matched on: a public card's served (verified) wording, with the same layout
+        # as `content` and `title` but never its notes or a pending edit. Only public, live cards that
+        # have a verified revision hold these; customers' "Did you mean" draws on their own vocabulary.
+        public_content=fields.TEXT(analyzer=text),
+        public_title=fields.TEXT(analyzer=text, phrase=False),
+        public_tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        public_title_key=fields.ID(),
+        public_vocabulary=fields.KEYWORD(),
+        # The served wording of every card verified once (public or not), to show beside results:
+        # `served_plain` only where it differs from `plain` (an edit awaits verification).
+        served_title=fields.STORED(),
+        served_plain=fields.STORED(),
+        served_revision=fields.STORED(),
         collection=fields.ID(stored=True),
         tags=fields.KEYWORD(stored=True, commas=True, lowercase=True),
         status=fields.ID(stored=True),
@@ -95,6 +117,21 @@ def schema(language):
 
 def title_key(title, language):
     return " ".join(sorted(set(analysis.words(title, language))))
+
+
+_CODE = re.compile(r"^(?:```|~~~)[^\n]*\n(.*?)^(?:```|~~~)[ \t]*$|(`+)(.+?)\2", re.M | re.S)
+
+
+def plain(markdown):
+    """An answer as searchable text: Markdown marks out, but code kept as written, so that `2 ** 3` or
+    `a // b` keep their operators (stripping emphasis marks would take `**` and `*` out of code too)."""
+    out, at = [], 0
+    for match in _CODE.finditer(markdown or ""):
+        out.append(markup.strip_markdown(markdown[at:match.start()]))
+        out.append(match.group(1) if match.group(1) is not None else match.group(3))
+        at = match.end()
+    out.append(markup.strip_markdown((markdown or "")[at:]))
+    return " ".join(" ".join(out).split())
 
 
 # -- Generations ------------------------------------------------------------------------------------
@@ -133,8 +170,12 @@ def _new_generation(root, lang):
     os.makedirs(path)
     ix = index.create_in(path, schema(lang))
     with ix.writer() as writer:
-        writer.add_document(id=META_ID, meta=json.dumps({"watermark": 0, "language": lang}))
+        writer.add_document(id=META_ID, meta=json.dumps(new_meta(0, lang)))
     return name, ix
+
+
+def new_meta(watermark, lang, vocab_docs=0):
+    return {"watermark": watermark, "language": lang, "vocab_docs": vocab_docs, "schema": SCHEMA_VERSION}
 
 
 def _point_to(root, name):
@@ -174,19 +215,57 @@ def read_meta(searcher):
 
 # -- Documents --------------------------------------------------------------------------------------
 
+@dataclass
+class Loaded:
+    """A batch of cards and what their documents read besides: stored states, use, verified revisions."""
+
+    cards: list
+    states: dict
+    usage: dict
+    verified: dict
+
+
 def _load_cards(session, card_ids):
+    """One query per kind of row for the whole batch."""
     cards = session.scalars(
         select(Card).where(Card.id.in_(card_ids)).options(selectinload(Card.tags), selectinload(Card.collection))
     ).all()
     states = dict(session.execute(select(CardState.card_id, CardState).where(CardState.card_id.in_(card_ids))).all())
     usage = {row.card_id: usage_level(row.views, row.copies)
              for row in session.scalars(select(CardUsage).where(CardUsage.card_id.in_(card_ids)))}
-    return cards, states, usage
+    verified = dict(session.execute(
+        select(Revision.card_id, Revision)
+        .join(Card, (Card.id == Revision.card_id) & (Card.verified_revision_number == Revision.number))
+        .where(Revision.card_id.in_(card_ids))).all())
+    return Loaded(cards, states, usage, verified)
 
 
-def document(card, state, usage, lang):
-    """The indexed form of a card. Status comes from the stored state (kept current at every commit,
-    and by the checker for lapses, both of which write feed rows)."""
+def _served(card, revision, current_plain, lang):
+    """The fields of the served wording: stored for every card verified once, searchable by customers
+    only for a public, live card."""
+    if revision is None:
+        return {}
+    served_plain = plain(revision.answer)
+    out = {"served_title": revision.title, "served_revision": revision.number}
+    if served_plain != current_plain:
+        out["served_plain"] = served_plain
+    if card.is_public and not card.is_archived:
+        tags = revision.tags
+        out.update(public_content=SEPARATOR.join([revision.title] + [" ".join(tags)] * KEYWORDS_REPEAT + [served_plain]),
+                   public_title=revision.title, public_tags=",".join(t.lower() for t in tags),
+                   public_title_key=title_key(revision.title, lang))
+    return out
+
+
+def documents(loaded, lang):
+    for card in loaded.cards:
+        yield card.id, document(card, loaded.states.get(card.id), loaded.usage.get(card.id, 0), lang,
+                                loaded.verified.get(card.id))
+
+
+def document(card, state, usage, lang, verified=None):
+    """The indexed form of a card (`verified`: its verified revision). Status comes from the stored state
+    (kept current at every commit, and by the checker for lapses, both of which write feed rows)."""
     if card.is_archived:
         status = policy.ARCHIVED
     elif state is not None:
@@ -195,13 +274,13 @@ def document(card, state, usage, lang):
         status = policy.VERIFIED if card.verified_revision_number else policy.DRAFT
     tags = [t.name for t in card.tags]
     keywords = " ".join(tags + [card.collection.name])
-    plain = markup.strip_markdown(card.answer)
-    content = SEPARATOR.join([card.title] + [keywords] * KEYWORDS_REPEAT + [plain, card.internal_notes or ""])
+    text = plain(card.answer)
+    content = SEPARATOR.join([card.title] + [keywords] * KEYWORDS_REPEAT + [text, card.internal_notes or ""])
     return {
         "id": str(card.id),
         "content": content,
         "title": card.title,
-        "plain": plain,
+        "plain": text,
         "collection": str(card.collection_id),
         "tags": ",".join(t.lower() for t in tags),
         "status": status,
@@ -211,29 +290,52 @@ def document(card, state, usage, lang):
         "verified_at": card.verified_at.isoformat() if card.verified_at else "",
         "title_key": title_key(card.title, lang),
         "rank": STATUS_FACTOR.get(status, 1.0) * (1 + USAGE_STEP * usage),
+        **_served(card, verified, text, lang),
     }
 
 
+# The two spelling vocabularies: the agents' (every card's current wording) and the customers' (served
+# public wording only), each in documents of its own.
+VOCABULARIES = {"vocabulary": "__vocab__", "public_vocabulary": "__pvocab__"}
+
+
 def words_of(doc):
-    return analysis.vocabulary(doc["title"], doc["plain"], doc["tags"].replace(",", " "))
+    """{vocabulary field: the words of `doc` it offers}."""
+    out = {"vocabulary": analysis.vocabulary(doc["title"], doc["plain"], doc["tags"].replace(",", " "))}
+    if "public_title" in doc:
+        out["public_vocabulary"] = analysis.vocabulary(doc["public_title"], doc.get("served_plain", doc["plain"]),
+                                                       doc["public_tags"].replace(",", " "))
+    return out
 
 
 def add_vocabulary(writer, words, name, chunk=5000):
-    """Index words the corrector has not seen yet, in a few documents; returns how many documents."""
-    words = sorted(words)
-    for n, start in enumerate(range(0, len(words), chunk)):
-        writer.add_document(id=f"__vocab__{name}-{n}", vocabulary=" ".join(words[start:start + chunk]))
-    return -(-len(words) // chunk)
+    """Index words the correctors have not seen yet ({field: words}), in a few documents per field;
+    returns how many documents."""
+    count = 0
+    for field, prefix in VOCABULARIES.items():
+        ordered = sorted(words.get(field, ()))
+        if not ordered or field not in writer.schema:
+            continue
+        for n, start in enumerate(range(0, len(ordered), chunk)):
+            writer.add_document(id=f"{prefix}{name}-{n}", **{field: " ".join(ordered[start:start + chunk])})
+        count += -(-len(ordered) // chunk)
+    return count
+
+
+def _fit(doc, schema_):
+    """The fields a generation's schema knows (one written by an older version, until it is rebuilt)."""
+    return {k: v for k, v in doc.items() if k in schema_}
 
 
 def _write_cards(writer, session, card_ids, lang, reader, new_words):
-    cards, states, usage = _load_cards(session, card_ids)
+    loaded = _load_cards(session, card_ids)
     found = set()
-    for card in cards:
-        found.add(card.id)
-        doc = document(card, states.get(card.id), usage.get(card.id, 0), lang)
-        new_words.update(w for w in words_of(doc) if ("vocabulary", w) not in reader)
-        writer.update_document(**doc)
+    for card_id, doc in documents(loaded, lang):
+        found.add(card_id)
+        for field, words in words_of(doc).items():
+            if field in writer.schema:
+                new_words.setdefault(field, set()).update(w for w in words if (field, w) not in reader)
+        writer.update_document(**_fit(doc, writer.schema))
     for gone in set(card_ids) - found:
         writer.delete_by_term("id", str(gone))
 
@@ -318,7 +420,7 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
                         writer.cancel()
                         return result
                     card_ids = sorted({card_id for _, card_id, _ in rows})
-                    new_words = set()
+                    new_words = {}
                     for start in range(0, len(card_ids), BATCH):
                         _write_cards(writer, session, card_ids[start:start + BATCH], lang, searcher.reader(),
                                      new_words)
@@ -366,23 +468,21 @@ def reindex(root=None, procs=1, progress=None):
         limit = current_app.config["SEARCH_INDEX_MEMORY_MB"]
         kwargs = {"procs": procs, "limitmb": limit, "multisegment": True} if procs > 1 else {"limitmb": limit}
         writer = ix.writer(**kwargs)
-        count, vocabulary = 0, set()
+        count, vocabulary = 0, {}
         try:
             ids = session.scalars(select(Card.id).order_by(Card.id)).all()
             for start in range(0, len(ids), BATCH):
-                batch = ids[start:start + BATCH]
-                cards, states, usage = _load_cards(session, batch)
-                for card in cards:
-                    doc = document(card, states.get(card.id), usage.get(card.id, 0), lang)
-                    vocabulary.update(words_of(doc))
+                loaded = _load_cards(session, ids[start:start + BATCH])
+                for _, doc in documents(loaded, lang):
+                    for field, words in words_of(doc).items():
+                        vocabulary.setdefault(field, set()).update(words)
                     writer.add_document(**doc)
-                count += len(cards)
+                count += len(loaded.cards)
                 session.expunge_all()
                 if progress:
                     progress(count, len(ids))
             vocab_docs = add_vocabulary(writer, vocabulary, "0")
-            writer.add_document(id=META_ID, meta=json.dumps({"watermark": head, "language": lang,
-                                                             "vocab_docs": vocab_docs}))
+            writer.add_document(id=META_ID, meta=json.dumps(new_meta(head, lang, vocab_docs)))
             # One segment from one process; with several, one each (merging them would rewrite it all).
             writer.commit(optimize=procs == 1)
         except BaseException:
@@ -410,6 +510,62 @@ def optimize(root=None, timeout=None):
     return True
 
 
+# -- Upgrading an older generation ------------------------------------------------------------------
+
+def is_older(meta):
+    return meta.get("schema", 1) < SCHEMA_VERSION
+
+
+_upgrading = threading.Lock()  # one upgrade thread per process
+upgrade_thread = None  # the last one started (tests wait for it)
+
+
+def upgrade_if_older(meta, root=None):
+    """After a deployment upgrade the live generation may have been written by an older version: rebuild
+    it in a background thread (one process at a time), while searches answer from it as it is (customers'
+    searches find nothing there until the swap: their fields are new). Returns the thread, or None."""
+    global upgrade_thread
+    if not is_older(meta) or not _upgrading.acquire(blocking=False):
+        return None
+    app, root = current_app._get_current_object(), root or index_dir()
+
+    def run():
+        try:
+            with app.app_context():
+                upgrade(root)
+        except Exception:  # noqa: BLE001 — searches go on from the old generation; the next one retries
+            log.exception("rebuilding the search index for schema %s failed", SCHEMA_VERSION)
+        finally:
+            _upgrading.release()
+
+    upgrade_thread = threading.Thread(target=run, name="kb-index-upgrade", daemon=True)
+    upgrade_thread.start()
+    return upgrade_thread
+
+
+def upgrade(root=None):
+    """Rebuild the live generation if an older version wrote it; True if this call rebuilt it. Another
+    process holding the upgrade lock is doing it already: then nothing happens here."""
+    root = root or index_dir()
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".upgrade.lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            _, ix = open_index(root)
+            with ix.searcher() as searcher:
+                if not is_older(read_meta(searcher)):
+                    return False  # rebuilt by another process meanwhile
+            result = reindex(root)
+            log.info("search index rebuilt for schema %s: %s cards in %.1f s", SCHEMA_VERSION,
+                     result["documents"], result["seconds"])
+            return True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # -- Status -----------------------------------------------------------------------------------------
 
 def status(root=None):
@@ -418,14 +574,14 @@ def status(root=None):
     head = feed_head()
     if ix is None:
         return {"generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
-                "segments": 0, "language": language()}
+                "segments": 0, "language": language(), "schema": SCHEMA_VERSION}
     with ix.searcher() as searcher:
         meta = read_meta(searcher)
         documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
         segments = len(ix._segments())
     return {"generation": name, "documents": documents, "watermark": meta["watermark"], "feed_head": head,
             "lag": max(0, head - meta["watermark"]), "segments": segments,
-            "language": meta.get("language", language())}
+            "language": meta.get("language", language()), "schema": meta.get("schema", 1)}
 
 
 # -- Keeping up after commits -----------------------------------------------------------------------

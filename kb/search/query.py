@@ -1,10 +1,15 @@
 """Searching: what an agent types → a Whoosh query → ranked, highlighted, explained results.
 
 No user input is an error. Text is read word by word: balanced "quotes" make phrases, a leading `-`
-excludes a word, a trailing `*` asks for a prefix; anything else that looks like syntax (unbalanced
-quotes, operators, `field:` prefixes, brackets) is treated as plain words. All words must match
-(AND); when that finds too little, any word may match (OR), best covered first. A word the index has
-never seen is replaced by its nearest known spellings, and "Did you mean" offers the corrected query.
+excludes a word (not a number: "-22" is minus twenty-two), a trailing `*` asks for a prefix; anything
+else that looks like syntax (unbalanced quotes, AND/OR, `field:` prefixes, brackets) is treated as plain
+words, and operators such as `//` or `+=` are terms like words (kb.search.analysis). All words must
+match (AND); when that finds too little, any word may match (OR), best covered first. A word the index
+has never seen is replaced by its nearest known spellings, and "Did you mean" offers the corrected query.
+
+Agents search every card's current wording and notes (`AGENTS`); customers' channels search the
+served public wording only (`CUSTOMERS`: its own fields, vocabulary and snippets), so that nobody finds
+a card, or is offered a spelling, by words customers are not shown.
 """
 import base64
 import itertools
@@ -22,13 +27,29 @@ from kb.search import analysis, engine, snippets
 from kb.search import index as search_index
 from kb.verification import policy
 
-CONTENT = "content"
 MIN_PREFIX = 3  # shorter prefixes expand to too many words to be useful or fast
 FIELD_WORDS = {"title", "answer", "notes", "tag", "tags", "status", "collection", "owner", "id", "keywords"}
 OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
 FEW = 3  # an AND query finding fewer results than this is retried as OR
 MAX_LIMIT = 50
 SNIPPET_CHARS = 220
+
+
+# -- Whose words ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Wording:
+    """The index fields a search matches, corrects spellings from and filters tags on (kb.search.index)."""
+
+    content: str
+    title: str
+    vocabulary: str
+    tags: str
+    customers: bool = False
+
+
+AGENTS = Wording(engine.CONTENT, engine.TITLE, "vocabulary", "tags")
+CUSTOMERS = Wording("public_content", "public_title", "public_vocabulary", "public_tags", customers=True)
 
 
 # -- Reading what was typed -------------------------------------------------------------------------
@@ -55,6 +76,9 @@ QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'
 TOKEN = re.compile(r'"([^"]*)"|(-?)([^\s"]+)')
 
 
+STARRED = re.compile(r"(?<=\w)\*+$")  # "refu*" asks for a prefix; "**" alone is an operator
+
+
 def parse(text, language, max_chars=300, prefix_last=False):
     text = (text or "").translate(QUOTES)
     notice = None
@@ -76,22 +100,26 @@ def parse(text, language, max_chars=300, prefix_last=False):
             continue
         if word in OPERATORS:
             continue
+        excluding = bool(minus) and word[:1].isalpha()  # "-refund" excludes; "-22" and "->" are terms
+        if minus and not excluding:
+            word = minus + word
         head, sep, rest = word.partition(":")
         if sep and head.lower() in FIELD_WORDS:
             word = rest
+        star = bool(STARRED.search(word))
+        raws = [m.group() for m in analysis.tokens(STARRED.sub("", word))]
         last = i == len(matches) - 1
-        star = word.endswith("*") or (prefix_last and last and not text[-1:].isspace())
-        for j, raw in enumerate(re.findall(r"\w+", word)):
+        star = star or (prefix_last and last and not text[-1:].isspace())
+        for j, raw in enumerate(raws):
             folded = analysis.fold(raw.lower())
-            stems = tuple(analysis.words(raw, language))
-            if minus and j == 0 and stems:
-                excluded.append(stems[0])
-            elif star and raw == re.findall(r"\w+", word)[-1] and len(folded) >= 2:
-                groups.append(Group("prefix", raw, stems or (folded,), correction=None))
-                groups[-1].alternatives = [(folded,)]
-            elif stems:
-                groups.append(Group("word", raw, stems[:1]))
-                groups.extend(Group("word", raw, (s,)) for s in stems[1:])
+            stem = analysis.term(raw, language)
+            if excluding and j == 0:
+                if stem:
+                    excluded.append(stem)
+            elif star and j == len(raws) - 1 and analysis.is_word(raw) and len(folded) >= 2:
+                groups.append(Group("prefix", raw, (stem or folded,), alternatives=[(folded,)]))
+            elif stem:
+                groups.append(Group("word", raw, (stem,)))
     return Parsed(groups, excluded, notice)
 
 
@@ -154,40 +182,40 @@ def plan_groups(groups):
     return out
 
 
-def expand_prefix(reader, prefix, limit=8):
+def expand_prefix(reader, prefix, limit=8, wording=AGENTS):
     """Stems of the most used known words starting with `prefix` (from the unstemmed vocabulary: a
     stemmed index cannot answer "busin*", its term is "busi")."""
     if len(prefix) < MIN_PREFIX:
         return []
     language = search_index.language()
     words = [w.decode() if isinstance(w, bytes) else w
-             for w in itertools.islice(reader.expand_prefix("vocabulary", prefix), 200)]
+             for w in itertools.islice(reader.expand_prefix(wording.vocabulary, prefix), 200)]
     stems = {analysis.term(w, language) for w in words} - {None}
-    ranked = sorted(stems, key=lambda s: (-reader.doc_frequency(CONTENT, s), s))
-    return [(s,) for s in ranked[:limit] if reader.doc_frequency(CONTENT, s)]
+    ranked = sorted(stems, key=lambda s: (-reader.doc_frequency(wording.content, s), s))
+    return [(s,) for s in ranked[:limit] if reader.doc_frequency(wording.content, s)]
 
 
-def _known(reader, stems):
-    return any(reader.doc_frequency(CONTENT, s) for s in stems)
+def _known(reader, stems, wording):
+    return any(reader.doc_frequency(wording.content, s) for s in stems)
 
 
-def correct_typos(reader, groups, language):
-    """Words the index has never seen get their nearest known spellings (from the unstemmed
+def correct_typos(reader, groups, language, wording=AGENTS):
+    """Words the searched wording does not hold get their nearest known spellings (from its unstemmed
     vocabulary, so "Did you mean" shows real words). Returns True if anything was corrected."""
     corrected = False
     for group in groups:
         if group.kind == "prefix":
-            expanded = expand_prefix(reader, group.alternatives[0][0])
-            known = [group.stems] if _known(reader, group.stems) else []
+            expanded = expand_prefix(reader, group.alternatives[0][0], wording=wording)
+            known = [group.stems] if _known(reader, group.stems, wording) else []
             # A partial word stands for the known words it starts (their stems: "busin" → "busi"); when
             # it starts none, it is a typo.
             group.kind, group.alternatives = "word", list(dict.fromkeys(known + expanded))
-        if group.kind != "word" or group.alternatives or _known(reader, group.stems):
+        if group.kind != "word" or group.alternatives or _known(reader, group.stems, wording):
             continue
         word = analysis.fold(group.raw.lower())
         if len(word) < 3 or not word.isalpha():
             continue
-        suggestions = suggest(reader, word)
+        suggestions = suggest(reader, word, wording=wording)
         if not suggestions:
             continue
         group.correction = suggestions[0]
@@ -197,19 +225,20 @@ def correct_typos(reader, groups, language):
     return corrected
 
 
-def suggest(reader, word, limit=3):
-    """Known words nearest to `word`: fewest edits (a swap of two letters is one), then most used.
+def suggest(reader, word, limit=3, wording=AGENTS):
+    """Known words nearest to `word`: fewest edits (a swap of two letters is one), then most used; only
+    words some card's searched wording still holds (a vocabulary keeps the words of old versions).
 
     Whoosh's own corrector ranks by frequency within the maximum distance only, so "refnud" would
     get the more frequent "refunds" before "refund".
     """
     maxdist = 1 if len(word) < 5 else 2
     candidates = [t.decode() if isinstance(t, bytes) else t
-                  for t in reader.terms_within("vocabulary", word, maxdist, prefix=1)]
+                  for t in reader.terms_within(wording.vocabulary, word, maxdist, prefix=1)]
     language = search_index.language()
-    ranked = sorted((edits(word, c), -reader.doc_frequency(CONTENT, analysis.term(c, language) or c), c)
+    ranked = sorted((edits(word, c), -reader.doc_frequency(wording.content, analysis.term(c, language) or c), c)
                     for c in candidates if c != word)
-    return [c for d, _, c in ranked if d <= maxdist][:limit]
+    return [c for d, used, c in ranked if d <= maxdist and used][:limit]
 
 
 def edits(a, b):
@@ -232,7 +261,8 @@ _local = threading.local()
 
 def searcher():
     """A warm searcher on the live generation: reopened when `kb reindex` swapped it, refreshed when
-    another process committed, and first brought up to the feed head if this process sees it behind."""
+    another process committed, and first brought up to the feed head if this process sees it behind.
+    A generation an older version wrote is rebuilt in the background meanwhile."""
     root = search_index.index_dir()
     current = search_index.current_generation(root)
     held = getattr(_local, "held", None)
@@ -246,6 +276,7 @@ def searcher():
     if not s.up_to_date():
         s = held[2] = refreshed(s)
     meta = search_index.read_meta(s)
+    search_index.upgrade_if_older(meta, root)
     if meta["watermark"] < search_index.feed_head():
         result = search_index.apply_feed(root, timeout=current_app.config["SEARCH_CATCHUP_TIMEOUT"])
         if result.applied:
@@ -322,10 +353,11 @@ class Filters:
     owner: tuple = ()
     public_only: bool = False
 
-    def terms(self):
-        """((field, (values…)), …): a card must hold one of the values of each field."""
-        parts = [(name, tuple(str(v).lower() if name == "tags" else str(v) for v in values))
-                 for name, values in (("collection", self.collection), ("tags", self.tag),
+    def terms(self, tags="tags"):
+        """((field, (values…)), …): a card must hold one of the values of each field (`tags`: the
+        wording's tags field, so that customers filter on the tags they are shown)."""
+        parts = [(name, tuple(str(v).lower() if name == tags else str(v) for v in values))
+                 for name, values in (("collection", self.collection), (tags, self.tag),
                                       ("status", self.status), ("owner", self.owner)) if values]
         if self.public_only:
             parts.append(("public", (True,)))
@@ -334,6 +366,10 @@ class Filters:
 
 @dataclass
 class Hit:
+    """One result. `title` and `snippet` are of the searched wording (the current one for agents, the
+    served one for customers); `served_title` and `served_snippet` are always the served (verified)
+    wording, None for a card never verified."""
+
     id: int
     title: str
     snippet: str
@@ -344,6 +380,9 @@ class Hit:
     verified_at: str
     score: float
     explain: dict | None = None
+    served_title: str | None = None
+    served_snippet: str | None = None
+    served_revision: int | None = None
 
 
 @dataclass
@@ -355,6 +394,7 @@ class Results:
     notice: str | None = None
     mode: str = "all"
     facets: dict | None = None
+    groups: list = field(default_factory=list)  # the query as read: each word's alternatives (stem tuples)
 
 
 def encode_cursor(offset):
@@ -374,37 +414,45 @@ def decode_cursor(cursor):
 
 
 def search(text, filters=None, limit=10, offset=0, include_archived=False, facets=False, explain=False,
-           prefix_last=False, synonyms=None):
-    """The one search every channel calls. `synonyms`: compiled table (see `compile_synonyms`)."""
+           prefix_last=False, synonyms=None, wording=AGENTS):
+    """The one search every channel calls. `synonyms`: compiled table (see `compile_synonyms`);
+    `wording`: AGENTS, or CUSTOMERS for what customer channels may find (kb.channels.finding)."""
     filters = filters or Filters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     s = searcher()
     key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
            search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
            include_archived, facets, explain, prefix_last,
-           getattr(synonyms, "version", None) if synonyms else None)
+           getattr(synonyms, "version", None) if synonyms else None, wording)
     return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
-                                        prefix_last, synonyms or {}))
+                                        prefix_last, synonyms or {}, wording))
 
 
 FACETS = {"collection": "collection", "status": "status", "tag": "tags", "owner": "owner"}
 
 
-def _search(s, text, filters, limit, offset, include_archived, facets, explain, prefix_last, synonyms):
+def read_query(reader, text, prefix_last=False, synonyms=None, wording=AGENTS):
+    """(parsed, groups, did you mean) for `text`: its words, their synonyms, and the spellings the
+    searched wording knows for the words it does not."""
     language = search_index.language()
     parsed = parse(text, language, current_app.config["SEARCH_MAX_QUERY_CHARS"], prefix_last)
+    groups = apply_synonyms(parsed.groups, synonyms or {})
+    corrected = correct_typos(reader, groups, language, wording)
+    return parsed, groups, " ".join(g.correction or g.raw for g in groups) if corrected else None
+
+
+def _search(s, text, filters, limit, offset, include_archived, facets, explain, prefix_last, synonyms, wording):
+    language = search_index.language()
+    if wording.content not in s.schema:  # a generation from before these fields, being rebuilt
+        return Results([], 0, notice="Search is being updated; try again in a few minutes.")
+    parsed, groups, did_you_mean = read_query(s.reader(), text, prefix_last, synonyms, wording)
     if not parsed.groups:
         message = parsed.notice or ("Type a word or two from the customer's question." if not (text or "").strip()
                                     else "Nothing to search for in that: try words from the customer's question.")
         return Results([], 0, notice=message)
-    groups = apply_synonyms(parsed.groups, synonyms)
-    corrected = correct_typos(s.reader(), groups, language)
-    did_you_mean = None
-    if corrected:
-        did_you_mean = " ".join(g.correction or g.raw for g in groups)
     hidden = include_archived or policy.ARCHIVED in filters.status
-    plan = engine.Plan(plan_groups(groups), "all", tuple(parsed.excluded), filters.terms(),
-                       () if hidden else (("status", policy.ARCHIVED),))
+    plan = engine.Plan(plan_groups(groups), "all", tuple(parsed.excluded), filters.terms(wording.tags),
+                       () if hidden else (("status", policy.ARCHIVED),), (wording.content, wording.title))
     counted = tuple(FACETS.values()) if facets else ()
     outcome = engine.run(s, plan, offset + limit, counted)
     complete = []
@@ -416,8 +464,9 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         outcome = engine.run(s, plan, offset + limit, counted)
     total = outcome.total
     # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
-    stems = sorted({s for g in groups for alt in (g.alternatives or [g.stems]) for s in alt})
-    hits = [_hit(s, doc, score, rank, explain, stems, language) for doc, score, rank in outcome.top[offset:]]
+    read = [g.alternatives or [g.stems] for g in groups]
+    stems = sorted({s for alternatives in read for alt in alternatives for s in alt})
+    hits = [_hit(s, doc, score, rank, explain, stems, language, wording) for doc, score, rank in outcome.top[offset:]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
@@ -426,22 +475,40 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     notice = parsed.notice
     if plan.mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
-    return Results(hits, total, did_you_mean, next_cursor, notice, plan.mode, facet_counts)
+    return Results(hits, total, did_you_mean, next_cursor, notice, plan.mode, facet_counts, read)
 
 
-def _hit(s, docnum, score, rank, explain, stems, language):
+def same_question(texts):
+    """Ids of the public cards whose served question has the same words as one of `texts`, in any order
+    (folded stems, stop words out): the chatbot's exact matches, whatever their rank."""
+    s, language = searcher(), search_index.language()
+    if "public_title_key" not in s.schema:
+        return []
+    keys = {search_index.title_key(text, language) for text in texts} - {""}
+    return sorted({int(s.stored_fields(doc)["id"]) for key in keys
+                   for doc in engine.holding(s, "public_title_key", key)})
+
+
+def _hit(s, docnum, score, rank, explain, stems, language, wording):
     stored = s.stored_fields(docnum)
     snippet = snippets.snippet(stored.get("plain", ""), stems, language, SNIPPET_CHARS)
+    served_title, served_snippet = stored.get("served_title"), None
+    if served_title is not None:  # the served wording is the current one unless it is stored apart
+        served_snippet = snippet if "served_plain" not in stored else snippets.snippet(
+            stored["served_plain"], stems, language, SNIPPET_CHARS)
     info = None
     if explain:
         info = {"bm25f": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
                 "matched": matched_fields(stored, stems, language)}
+    title = served_title if wording.customers else stored["title"]
+    tags = stored.get(wording.tags, "")
     return Hit(
-        id=int(stored["id"]), title=stored["title"], snippet=snippet, status=stored["status"],
-        reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
-        collection_id=int(stored["collection"]), tags=[t for t in stored.get("tags", "").split(",") if t],
-        verified_at=stored.get("verified_at") or None, score=round(score, 4), explain=info)
+        id=int(stored["id"]), title=title, snippet=served_snippet if wording.customers else snippet,
+        status=stored["status"], reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
+        collection_id=int(stored["collection"]), tags=[t for t in tags.split(",") if t],
+        verified_at=stored.get("verified_at") or None, score=round(score, 4), explain=info,
+        served_title=served_title, served_snippet=served_snippet, served_revision=stored.get("served_revision"))
 
 
 def matched_fields(stored, stems, language):
@@ -450,8 +517,7 @@ def matched_fields(stored, stems, language):
              "tags": " ".join(stored.get("tags", "").split(","))}
     wanted, found, matched = set(stems), set(), {}
     for name, text in parts.items():
-        words = {w.lower() for w in snippets.WORD.findall(text)}
-        terms = {analysis.term(w, language) for w in words} & wanted
+        terms = set(analysis.words(text, language)) & wanted
         if terms:
             matched[name] = sorted(terms)
             found |= terms

@@ -4,13 +4,9 @@ Whoosh's highlighter analyses every stored answer in full for each hit (the larg
 after the query itself); here each word of the answer is looked up in a per-process cache of stems,
 and the window with the most distinct query terms is cut out, escaped, and marked.
 """
-import re
-
 from markupsafe import escape
 
 from kb.search import analysis
-
-WORD = re.compile(r"\w+")
 
 
 def snippet(text, stems, language="en", chars=220):
@@ -21,7 +17,7 @@ def snippet(text, stems, language="en", chars=220):
     # A stem shares its first letters with the words it comes from: most words are skipped on those.
     heads = {s[:3] for s in stems}
     matches = []  # (start, end, term)
-    for m in WORD.finditer(text):
+    for m in analysis.tokens(text):  # the analyzer's own tokens: operators and signed numbers too
         word = m.group()
         lower = word.lower()
         if lower[:3] not in heads and (lower.isascii() or analysis.fold(lower[:3]) not in heads):
