@@ -31,7 +31,7 @@ def create_app(config=None, instance_path=None):
     os.makedirs(app.instance_path, exist_ok=True)
     _derive_settings(app)
 
-    from kb import cli, extensions, markup, web
+    from kb import cli, deferred, extensions, markup, web
     from kb.accounts import auth
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
@@ -43,6 +43,7 @@ def create_app(config=None, instance_path=None):
     from kb.verification import views as verification_views
 
     extensions.init_app(app)
+    deferred.init_app(app)
     markup.init_app(app)
     web.init_app(app)
     auth.init_app(app)

@@ -398,7 +398,7 @@ Carriers: UPS for express and most standard orders, USPS for PO boxes, DHL eComm
         "collection": "shipping",
         "title": "My tracking hasn't updated in days. Is my parcel lost?",
         "answer": """\
-Hi {customer_name}, I've checked order {order_number}. We treat a parcel as delayed when tracking hasn't changed for **5 business days** (US) or **10 business days** (international).
+We treat a parcel as delayed when its tracking hasn't changed for **5 business days** (US) or **10 business days** (international).
 
 Here's what happens next:
 
@@ -694,7 +694,7 @@ The payment console shows a decline code. Don't read it out, because some codes 
         "collection": "billing",
         "title": "I was charged twice for one order. Can you fix it?",
         "answer": """\
-Hi {customer_name}, thanks for flagging this. Usually what looks like a double charge for order {order_number} is a **temporary hold** plus the **final payment**. We reserve the amount when you order and take the payment when it ships. The hold drops off by itself within **3–5 business days**, depending on your bank.
+Thanks for flagging this. Usually what looks like a double charge is a **temporary hold** plus the **final payment**. We reserve the amount when you order and take the payment when it ships. The hold drops off by itself within **3–5 business days**, depending on your bank.
 
 If both amounts are still on your statement after 5 business days, send us a screenshot and we'll refund the duplicate straight away.""",
         "internal_notes": """\

@@ -1,22 +1,19 @@
-"""Site-wide page plumbing: error pages, template helpers, security headers."""
+"""Site-wide page plumbing: error pages, security headers and template wiring. Domain rules live in their
+domain (status in `kb.verification.status`, card lookups beside the card views)."""
 import json
 
-from flask import current_app, flash, jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
 
 from kb import dates
 from kb.accounts import permissions
-from kb.dates import utcnow, zone
-from kb.extensions import db
-from kb.validation import Invalid
-from kb.verification import policy
-from kb.verification.facts import facts_for, user_is_active_at
+from kb.ids import DatabaseInt
 from kb.verification.notify import unread_count
+from kb.verification.status import status_of
 
 
 def wants_json():
@@ -55,38 +52,6 @@ def handle_unexpected(error):
     ), 500
 
 
-def save(form, write, aliases=None):
-    """Run a write and commit it: returns (True, result). If the input is refused, roll back, show each
-    reason on its form field (renamed through `aliases`) and return (False, None)."""
-    try:
-        result = write()
-    except Invalid as exc:
-        db.session.rollback()
-        for name, message in exc.errors.items():
-            field = getattr(form, (aliases or {}).get(name, name), None)
-            (field.errors if field is not None else form.form_errors).append(message[0].upper() + message[1:])
-        return False, None
-    db.session.commit()
-    return True, result
-
-
-def status_of(card, now=None):
-    """The card's status for lists: time-based reasons live, the rest from the state stored at the last
-    commit or check (cheap for a page of cards; the card page itself uses the exact facts)."""
-    now = now or utcnow()
-    if card.state is None:  # never evaluated yet (e.g. just migrated): ask the exact way
-        return policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
-    stored = set(card.state.reasons.split(",")) if card.state.reasons else set()
-    owner_active = user_is_active_at(card.owner, now)
-    extra = {
-        "open_flags": int(policy.FLAGGED in stored),
-        "changed_links": (None,) if policy.LINK_CHANGED in stored else (),
-        "owner_active": owner_active,
-        "team_has_verifiers": policy.ORPHANED not in stored or not owner_active,
-    }
-    return policy.card_status(card, now, current_app.config["WARNING_DAYS"], zone(), **extra)
-
-
 def set_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -108,32 +73,6 @@ class SessionInterface(SecureCookieSessionInterface):
         if request.blueprint == "faq" and not session.modified:
             session.accessed = False
         return super().save_session(app, session, response)
-
-
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
-
-
-class DatabaseInt(IntegerConverter):
-    """`<int:…>` in every route: only ids a database column can hold, so a huge number is a 404, not a 500."""
-
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
-
-
-def db_int(value):
-    """`type=` for ids read from query strings and forms: a positive id a column can hold, else ValueError
-    (so `request.args.get(name, type=db_int)` gives None)."""
-    number = int(value)
-    if not 0 < number <= MAX_ID:
-        raise ValueError(f"{value!r} is not an id")
-    return number
-
-
-def flash_form_errors(form, prefix):
-    """One flash with every reason a form was refused (for forms that redirect instead of re-rendering)."""
-    messages = [m for errors in form.errors.values() for m in errors if isinstance(m, str)] + list(form.form_errors)
-    flash(prefix + ": " + "; ".join(messages), "error")
 
 
 def init_app(app):

@@ -97,9 +97,12 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
       snippet.innerHTML = r.snippet;  // server-escaped text with <mark> highlights only
       var meta = el("div", "meta", (r.collection.name || "") + " · " +
                     (r.verified_at ? "verified " + r.verified_at.slice(0, 10) : "never verified"));
-      var copy = el("button", "button small copy-answer", "Copy answer");
+      var draft = r.status === "draft";
+      var copy = el("button", "button small copy-answer" + (draft ? " copy-draft" : ""),
+                    draft ? "Copy draft (not verified)" : "Copy answer");
       copy.type = "button";
       copy.setAttribute("data-card", r.id);
+      if (draft) copy.setAttribute("data-draft", "1");
       if (data.search_id) copy.setAttribute("data-sid", data.search_id);
       var head = el("div", "suggest-head");
       head.appendChild(link); head.appendChild(badge); head.appendChild(copy);
@@ -146,11 +149,14 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
   document.addEventListener("click", function (event) { if (!input.form.contains(event.target)) close(); });
 })();
 
-// "Copy answer": the customer-facing answer as chat-ready plain text. Placeholders such as
-// {customer_name} are offered as fields first; the copy is counted (ranking and the gap report).
+// "Copy answer": the served (verified) answer as chat-ready plain text, the words the chatbot and the FAQ
+// give. Placeholders such as {customer_name} are fields to fill first, and the copy waits until every one
+// is filled; links to internal cards are announced first; a draft (never verified) is copied only after a
+// confirmation. The copy is counted (ranking and the gap report).
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+  var confirmedDrafts = {};
 
   function writeClipboard(text) {
     if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
@@ -166,10 +172,11 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
   }
 
   function done(button, panel, text, data) {
+    var label = button.textContent;
     return writeClipboard(text).then(function () {
       button.textContent = "Copied ✓";
       button.setAttribute("data-copied", text);
-      setTimeout(function () { button.textContent = "Copy answer"; }, 2500);
+      setTimeout(function () { button.textContent = label === "Copied ✓" ? "Copy answer" : label; }, 2500);
       if (panel) { panel.hidden = true; panel.textContent = ""; }
       var body = new FormData();
       if (button.getAttribute("data-sid")) body.append("sid", button.getAttribute("data-sid"));
@@ -183,32 +190,57 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     });
   }
 
-  function fill(button, panel, data) {
+  function note(form, cls, text) {
+    var p = document.createElement("p");
+    p.className = cls; p.textContent = text;
+    form.appendChild(p);
+    return p;
+  }
+
+  // Fields for the placeholders and a word about internal links, then "Copy" (or straight to the clipboard
+  // when there is nothing to say).
+  function prepare(button, panel, data) {
+    if (!panel || (!data.placeholders.length && !data.internal_links.length)) {
+      done(button, panel, data.text, data);
+      return;
+    }
     panel.textContent = "";
     panel.hidden = false;
     var form = document.createElement("form");
     form.className = "placeholder-form";
-    var heading = document.createElement("p");
-    heading.textContent = "Fill in before copying:";
-    form.appendChild(heading);
+    form.noValidate = true;
+    if (data.internal_links.length) {
+      note(form, "hint internal-links", "Links to internal cards reach the customer as words only, not links: " +
+        data.internal_links.map(function (t) { return "“" + t + "”"; }).join(", ") + ".");
+    }
+    if (data.placeholders.length) note(form, "", "Fill in before copying:");
     data.placeholders.forEach(function (name, i) {
       var label = document.createElement("label");
       var words = name.replace(/_/g, " ");
       label.textContent = words.charAt(0).toUpperCase() + words.slice(1);
       var field = document.createElement("input");
-      field.name = name; field.setAttribute("data-placeholder", name);
+      field.name = name; field.required = true; field.setAttribute("data-placeholder", name);
       label.appendChild(field); form.appendChild(label);
       if (i === 0) setTimeout(function () { field.focus(); }, 0);
     });
+    var error = note(form, "error", "");
+    error.hidden = true;
+    error.setAttribute("role", "alert");
     var go = document.createElement("button");
     go.type = "submit"; go.className = "button small"; go.textContent = "Copy";
     form.appendChild(go);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var empty = data.placeholders.filter(function (name) { return !form.elements[name].value.trim(); });
+      if (empty.length) {  // never a raw {placeholder} on the clipboard
+        error.textContent = "Fill in " + empty.map(function (n) { return "{" + n + "}"; }).join(", ") + " first.";
+        error.hidden = false;
+        form.elements[empty[0]].focus();
+        return;
+      }
       var text = data.text;
       data.placeholders.forEach(function (name) {
-        var value = form.elements[name].value.trim();
-        if (value) text = text.split("{" + name + "}").join(value);
+        text = text.split("{" + name + "}").join(form.elements[name].value.trim());
       });
       done(button, panel, text, data);
     });
@@ -225,8 +257,12 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     fetch("/cards/" + button.getAttribute("data-card") + "/answer.json", { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
-        if (data.placeholders.length && panel) fill(button, panel, data);
-        else done(button, panel, data.text, data);
+        if (data.draft && !confirmedDrafts[data.id]) {
+          if (!window.confirm("This card is a draft: nobody has verified it, and the chatbot and the FAQ do not " +
+                              "give this answer. Copy the draft anyway?")) return;
+          confirmedDrafts[data.id] = true;
+        }
+        prepare(button, panel, data);
       });
   });
 })();

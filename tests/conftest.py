@@ -3,6 +3,7 @@ import itertools
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from kb import create_app
@@ -27,6 +28,16 @@ TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_S
                  "REMEMBER_COOKIE_SECURE": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
+class ClosingClient(FlaskClient):
+    """Closes each response as a WSGI server does once it has sent it, so that the work a page leaves for
+    after its response (view counts, search log, the index feed) has run before the test looks."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        response.close()
+        return response
+
+
 @pytest.fixture
 def make_app(tmp_path):
     """Build a migrated app in its own instance folder (several per test if needed)."""
@@ -34,6 +45,7 @@ def make_app(tmp_path):
 
     def make(name="instance", **config):
         app = create_app({**TEST_SETTINGS, **config}, instance_path=tmp_path / name)
+        app.test_client_class = ClosingClient
         with app.app_context():
             upgrade()
         made.append(app)

@@ -1,4 +1,5 @@
 """Cards, revisions, restore, diff and the change feed, through the operations layer and the pages."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -168,7 +169,7 @@ def test_card_links_by_stable_key(app, world, auth, client):
     assert client.get("/cards/by-key/nope").status_code == 404
 
 
-def test_card_page_shows_status_and_what_changed_since_verification(app, world, auth, client):
+def test_card_page_serves_the_verified_answer_and_shows_the_pending_edit_beside_it(app, world, auth, client):
     with app.app_context():
         card = db.session.get(Card, world["billing_card"].id)
         expert = db.session.get(User, world["expert"].id)
@@ -178,7 +179,10 @@ def test_card_page_shows_status_and_what_changed_since_verification(app, world, 
     auth.login("agent@example.com")
     page = client.get(f"/cards/{world['billing_card'].id}").get_data(as_text=True)
     assert "Needs verification" in page and "Edited since verification" in page
-    assert "Changed since the verified revision 1" in page and "<ins>2</ins>" in page
+    answer = re.search(r'id="answer">(.*?)</div>', page, re.S).group(1)
+    assert "Refunds take 5 days." in answer and "2 days" not in answer  # what the agent tells the customer
+    assert "Pending change, not verified yet" in page and "<ins>2</ins>" in page
+    assert "revision 2 by Expert" in page or "revision 2 by " in page
     assert "Checked the refund SOP" in page
 
 

@@ -50,29 +50,39 @@ def served(app, card, channel, now=None):
         return result.revision.answer if result.ok else None
 
 
+def pending(app, card):
+    """The wording agents read beside the served one: an unverified edit, or a draft."""
+    with app.app_context():
+        result = serving.serve(db.session.get(Card, card.id), serving.AGENTS)
+        return result.pending.answer if result.pending is not None else None
+
+
 # -- The rule, one test per row of the table ---------------------------------------------------------
 
 def test_drafts_and_internal_cards_reach_agents_only(app, kb):
-    assert served(app, kb["draft"], serving.AGENTS) == "Not yet."
+    # A draft has no served wording, not even for agents: they read it as a draft (pending).
+    assert served(app, kb["draft"], serving.AGENTS) is None and pending(app, kb["draft"]) == "Not yet."
     assert served(app, kb["draft"], serving.CHATBOT) is None and served(app, kb["draft"], serving.FAQ) is None
     assert served(app, kb["fraud"], serving.AGENTS) == "Check the refund history."
     assert served(app, kb["fraud"], serving.CHATBOT) is None and served(app, kb["fraud"], serving.FAQ) is None
     assert served(app, kb["refund"], serving.CHATBOT).startswith("Refunds reach your card")
 
 
-def test_an_unverified_edit_reaches_agents_but_not_customers_until_verified(app, kb):
+def test_an_unverified_edit_is_read_by_agents_but_told_to_nobody_until_verified(app, kb):
     with app.app_context():
         card = db.session.get(Card, kb["refund"].id)
         operations.edit_card(card, author=db.session.get(User, kb["expert"].id), answer="Refunds take 3 days.")
         db.session.commit()
-    assert served(app, kb["refund"], serving.AGENTS) == "Refunds take 3 days."
-    for channel in (serving.CHATBOT, serving.FAQ):
+    assert pending(app, kb["refund"]) == "Refunds take 3 days."  # agents read it, marked pending
+    for channel in (serving.AGENTS, serving.CHATBOT, serving.FAQ):  # and every channel tells the verified words
         assert served(app, kb["refund"], channel).startswith("Refunds reach your card within")
     with app.app_context():
         card = db.session.get(Card, kb["refund"].id)
         operations.verify_card(card, db.session.get(User, kb["expert"].id))
         db.session.commit()
-    assert served(app, kb["refund"], serving.CHATBOT) == served(app, kb["refund"], serving.FAQ) == "Refunds take 3 days."
+    assert served(app, kb["refund"], serving.CHATBOT) == served(app, kb["refund"], serving.FAQ) == \
+        served(app, kb["refund"], serving.AGENTS) == "Refunds take 3 days."
+    assert pending(app, kb["refund"]) is None
 
 
 def test_a_lapsed_card_keeps_its_verified_answer_for_the_grace_period_then_is_withheld(app, kb):
@@ -197,7 +207,9 @@ def test_cards_and_collections_by_scope(client, kb):
     internal = get(client, f"/api/v1/cards/{kb['fraud'].id}", kb["internal_token"]).get_json()
     assert internal["status"] == "verified" and internal["internal_notes"] == ""
     draft = get(client, f"/api/v1/cards/{kb['draft'].id}", kb["internal_token"]).get_json()
-    assert draft["status"] == "draft" and draft["answer_markdown"] == "Not yet."
+    # A draft has no served wording: nothing to send, only the draft to read, marked pending.
+    assert draft["status"] == "draft" and draft["answer_markdown"] is None and draft["answer_text"] is None
+    assert draft["pending"]["answer_markdown"] == "Not yet." and draft["pending"]["author"] == "Bianca Expert"
     names = [c["name"] for c in get(client, "/api/v1/collections", kb["public_token"]).get_json()["collections"]]
     assert names == ["Payments"]
     assert len(get(client, "/api/v1/collections", kb["internal_token"]).get_json()["collections"]) == 2
@@ -303,15 +315,23 @@ def test_flag_comments_and_dates_at_the_edges_are_refused_cleanly(client, kb):
     assert client.get("/api/v1/health", headers={"Authorization": "Bearer kb_revoked"}).status_code == 200
 
 
-def test_placeholders_are_listed_for_the_bot_and_flagged_to_the_owner(app, client, auth, kb, make_card):
+def test_no_customer_sees_a_raw_placeholder_the_bot_gets_them_listed_and_the_card_page_says_so(
+        app, client, auth, kb, make_card):
     card = make_card(kb["public"], kb["expert"], title="Where is my parcel?", verified_at=utcnow(),
                      answer="Hi {customer_name}, order {order_number} left our warehouse today.")
     body = get(client, f"/api/v1/cards/{card.id}", kb["public_token"]).get_json()
-    assert body["placeholders"] == ["customer_name", "order_number"]
+    assert body["placeholders"] == ["customer_name", "order_number"]  # the bot fills them
+    assert client.get(f"/faq/cards/{card.id}").status_code == 404  # the FAQ withholds it
+    faq_page = client.get(f"/faq/{kb['public'].slug}").get_data(as_text=True)
+    assert "Where is my parcel?" not in faq_page and "{customer_name}" not in faq_page
+    assert "When will I get my refund?" in faq_page
     auth.login("expert@example.com")
     page = client.get(f"/cards/{card.id}").get_data(as_text=True)
-    assert 'data-testid="public-placeholders"' in page and "<code>{customer_name}</code>" in page
-    assert 'data-testid="public-placeholders"' not in client.get(f"/cards/{kb['refund'].id}").get_data(as_text=True)
+    assert 'data-testid="faq-withheld-placeholders"' in page and "{customer_name}" in page
+    assert 'data-testid="verify-placeholders"' in page  # told before verifying, too
+    refund_page = client.get(f"/cards/{kb['refund'].id}").get_data(as_text=True)
+    assert 'data-testid="faq-withheld-placeholders"' not in refund_page
+    assert 'data-testid="verify-placeholders"' not in refund_page
 
 
 def test_a_server_error_in_the_api_is_json_too(client, kb, monkeypatch):

@@ -210,13 +210,17 @@ def test_json_ld_cannot_close_its_script_tag(client, faq, make_card):
 
 
 def test_links_to_cards_become_faq_links_or_plain_text(client, faq, make_card):
+    """Links between cards point at the FAQ's public address (EXTERNAL_URL), so that the chatbot's text,
+    the FAQ and what an agent copies carry the same link whichever host served them."""
+    client.application.config["EXTERNAL_URL"] = "https://help.example.com/"
     with client.application.app_context():
-        internal_key = db.session.get(Card, faq["internal"].id).external_id
+        internal_key = db.session.get(Card, faq["internal"].id).link_key
     card = make_card(faq["public"], faq["expert"], title="Where is my refund?", verified_at=utcnow(),
                      answer=f"See [how refunds work](/cards/{faq['refund'].id}) and "
                             f"[the playbook](/cards/by-key/{internal_key}).")
     page = text(card_page(client, card))
-    assert f'<a href="/faq/cards/{faq["refund"].id}-how-do-refunds-work">how refunds work</a>' in page
+    assert (f'<a href="https://help.example.com/faq/cards/{faq["refund"].id}-how-do-refunds-work">how refunds work</a>'
+            in page)
     assert "the playbook" in page and internal_key not in page and 'href="/cards/' not in page
 
 

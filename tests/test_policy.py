@@ -92,15 +92,14 @@ def test_demo_data_has_cards_in_every_state_and_every_reason(app):
     from kb.dates import utcnow
     from kb.extensions import db
     from kb.models import Card
-    from kb.verification.facts import facts_for
+    from kb.verification.status import statuses
 
     with app.app_context():
         now = utcnow()
         demo.seed(now=now)
         db.session.commit()
         codes = {}
-        for card in db.session.scalars(db.select(Card)):
-            status = policy.evaluate(facts_for(card, now), now)
+        for status in statuses(db.session.scalars(db.select(Card.id)), now).values():
             codes.setdefault(status.code, set()).update(status.reason_codes)
         assert set(codes) == {D.VERIFIED, D.DUE_SOON, D.NEEDS_VERIFICATION, D.DRAFT}
         assert codes[D.NEEDS_VERIFICATION] == {"expired", "edited", "flagged", "link_changed", "orphaned"}

@@ -119,7 +119,8 @@ def test_search_and_gap_report_on_postgres(pg_app):
         db.session.commit()
         hits = query.search("cancel order", synonyms=synonyms.table()).hits
         assert hits[0].title == "Can a customer cancel an order before it ships?"
-        gaps.log_search(None, "loyalty points", 0, 3.0)
+        gaps.record_search(None, "loyalty points", 0, 3.0)
+        db.session.commit()
         rows = gaps.report()
         assert rows[0]["example"] == "loyalty points" and rows[0]["no_results"] == 1
 

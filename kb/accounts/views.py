@@ -13,7 +13,8 @@ from kb.cards import operations as card_operations
 from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
 from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
-from kb.web import db_int, save
+from kb.forms import save
+from kb.ids import db_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -10,14 +10,18 @@ from kb.cards import operations
 from kb.cards.diff import diff_revisions
 from kb.cards.forms import CardForm, VerifyForm, options
 from kb.channels import serving
-from kb.dates import utcnow, zone
+from kb.dates import utcnow
+from kb.deferred import later
 from kb.extensions import db
 from kb.models import VERIFIER_ROLES, Card, CardRequest, Collection, Team, User
 from kb.search import gaps, usage
-from kb.verification import flags, policy
-from kb.verification.facts import facts_for, user_active_at
+from kb.verification import flags
+from kb.verification.facts import user_active_at
 from kb.verification.forms import FlagForm
-from kb.web import db_int, save
+from kb.verification.notify import verifiers_of
+from kb.verification.status import prefetch
+from kb.forms import save
+from kb.ids import db_int
 
 bp = Blueprint("cards", __name__)
 # Operation field names that the card form shows under another field.
@@ -57,6 +61,7 @@ def home():
     recently_verified = db.session.scalars(
         live.where(Card.verified_at.is_not(None)).order_by(Card.verified_at.desc()).limit(8)
     ).all()
+    prefetch(recently_updated + recently_verified)
     return render_template(
         "cards/home.html", collections=collections, counts=counts,
         recently_updated=recently_updated, recently_verified=recently_verified,
@@ -70,7 +75,7 @@ def collection(slug):
     query = select(Card).filter_by(collection_id=coll.id).order_by(Card.title).options(*LIST_LOADING)
     if not show_archived:
         query = query.where(~Card.is_archived)
-    cards = db.session.scalars(query).all()
+    cards = prefetch(db.session.scalars(query).all())
     archived_count = db.session.scalar(
         select(func.count()).select_from(Card).filter_by(collection_id=coll.id, is_archived=True)
     )
@@ -80,27 +85,23 @@ def collection(slug):
 
 @bp.get("/cards/<int:card_id>")
 def detail(card_id, verify_form=None):
+    """A card as agents read it: the served answer (what they copy), a pending edit beside it, status."""
     card = get_card(card_id)
-    verified = operations.get_revision(card, card.verified_revision_number) if card.verified_revision_number else None
+    agents = serving.serve(card, serving.AGENTS)
     changes = None
-    if verified is not None and verified.number != card.revision_number:
-        changes = [d for d in diff_revisions(verified, card_revision_view(card)) if d.changed]
-    now = utcnow()
-    status = policy.evaluate(facts_for(card, now), now, current_app.config["WARNING_DAYS"], zone())
+    if agents.revision is not None and agents.pending is not None:
+        changes = [d for d in diff_revisions(agents.revision, agents.pending) if d.changed]
     if verify_form is None:
-        usage.record(card, current_user, "view", search_id=request.args.get("sid", type=db_int), now=now)
-    customers, chatbot = (serving.serve(card, serving.FAQ, now), serving.serve(card, serving.CHATBOT, now)) \
+        later(usage.record, card.id, current_user.id, "view", search_ref=request.args.get("sid", "")[:32] or None,
+              now=utcnow())
+    customers, chatbot = (serving.serve(card, serving.FAQ), serving.serve(card, serving.CHATBOT)) \
         if card.is_public else (None, None)
     return render_template(
-        "cards/card.html", card=card, st=status, verify_form=verify_form or VerifyForm(),
-        changes_since_verified=changes, verified_revision=verified, open_flags=flags.open_flags(card),
-        flag_form=FlagForm(), customers=customers, chatbot=chatbot,
+        "cards/card.html", card=card, agents=agents, st=agents.state, verify_form=verify_form or VerifyForm(),
+        changes_since_verified=changes, open_flags=flags.open_flags(card), flag_form=FlagForm(),
+        customers=customers, chatbot=chatbot, verifiers=verifiers_of(card.verifier_team),
+        current_placeholders=markup.placeholders(card.title + "\n" + card.answer),
     ), 400 if verify_form is not None else 200
-
-
-def card_revision_view(card):
-    """The card's current content in the shape of a revision (for diffs)."""
-    return operations.get_revision(card, card.revision_number)
 
 
 @bp.get("/cards/by-key/<key>")

@@ -12,7 +12,7 @@ from kb.cards.forms import options
 from kb.channels import tokens
 from kb.extensions import db
 from kb.models import ApiToken
-from kb.web import save
+from kb.forms import save
 
 bp = Blueprint("tokens", __name__, url_prefix="/admin/tokens")
 

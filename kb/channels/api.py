@@ -16,6 +16,7 @@ from kb import markup
 from kb.accounts import permissions
 from kb.channels import faq, finding, serving, tokens
 from kb.dates import UTC, parse_iso
+from kb.deferred import later
 from kb.extensions import csrf, db, limiter
 from kb.models import Card, Collection
 from kb.search import gaps, service, synonyms
@@ -131,47 +132,61 @@ def export_lines(channel):
     ids = list(db.session.scalars(select(Card.id).order_by(Card.id)))
     with current_app.test_request_context():  # URLs as paths: a command has no host name
         for start in range(0, len(ids), 500):
-            batch = [s for s in serving.serve_many(serving.load(ids[start:start + 500]), channel) if s.ok]
+            batch = [s for s in serving.serve_many(serving.load(ids[start:start + 500]), channel) if s.readable]
             for served, html in zip(batch, answers_html(batch), strict=True):
                 yield json.dumps(card_json(served, external=False, html=html), ensure_ascii=False) + "\n"
 
 
 def answers_html(served_cards):
-    """Each answer as HTML: customers get links between cards as FAQ links (or as plain words when the
-    target is not public), looked up for all the cards at once."""
-    customers = [s for s in served_cards if s.channel != serving.AGENTS]
-    public = dict(zip(map(id, customers), faq.public_html(customers), strict=True)) if customers else {}
-    return [public[id(s)] if id(s) in public else markup.render(s.revision.answer) for s in served_cards]
+    """Each served answer as customers read it (links between cards become FAQ links, or plain words when
+    the target is not public), looked up for all the cards at once; None for a draft, which has none."""
+    told = [s for s in served_cards if s.revision is not None]
+    html = dict(zip(map(id, told), faq.public_html(told), strict=True)) if told else {}
+    return [html.get(id(s)) for s in served_cards]
+
+
+def pending_json(revision):
+    """An edit awaiting verification (or a draft), for agents to read: never the answer to send."""
+    html = markup.render(revision.answer)
+    return {"revision": revision.number, "title": revision.title, "answer_markdown": revision.answer,
+            "answer_html": str(html), "answer_text": markup.text_of_html(html), "tags": revision.tags,
+            "placeholders": markup.placeholders(revision.answer), "author": revision.author.name,
+            "created_at": _iso(revision.created_at), "summary": revision.summary}
 
 
 def card_json(served, score=None, external=True, html=None):
-    """A served card as every endpoint shows it; agents also get status, reasons and notes. Pass `html`
+    """A served card as every endpoint shows it: `title` and `answer_*` are the served (verified) wording,
+    which every channel tells customers. Agents also get status, reasons, notes, and `pending`: an edit
+    awaiting verification, or a draft (whose `answer_*` are null: it has no served wording). Pass `html`
     (from `answers_html`) when shaping many cards."""
     card, revision, status = served.card, served.revision, served.state
     html = answers_html([served])[0] if html is None else html
+    shown = revision or served.pending
     out = {
         "id": card.id,
-        "title": revision.title,
-        "answer_markdown": revision.answer,
-        "answer_html": str(html),
-        "answer_text": markup.text_of_html(html),
-        "placeholders": markup.placeholders(revision.answer),
+        "title": shown.title,
+        "answer_markdown": revision.answer if revision else None,
+        "answer_html": str(html) if revision else None,
+        "answer_text": markup.text_of_html(html) if revision else None,
+        "placeholders": markup.placeholders(revision.answer) if revision else [],
         "collection": {"id": card.collection_id, "slug": card.collection.slug, "name": card.collection.name},
-        "tags": revision.tags,
+        "tags": shown.tags,
         "verified_at": _iso(card.verified_at),
         "verified_by": card.verified_by.name if card.verified_by else None,
         "verifying_team": card.verifier_team.name,
         "next_due": _iso(status.due_at),
-        "revision": revision.number,
+        "revision": revision.number if revision else None,
         "url": card_url(served, external),
     }
     if served.channel == serving.AGENTS:
         out.update({
             "status": status.code,
             "reasons": [{"code": r.code, "message": r.message} for r in status.reasons],
-            "internal_notes": revision.internal_notes,
+            "internal_notes": card.internal_notes,
             "owner": card.owner.name,
             "verified_revision": card.verified_revision_number,
+            "current_revision": card.revision_number,
+            "pending": pending_json(served.pending) if served.pending is not None else None,
             "public": card.is_public,
             "archived": card.is_archived,
             "updated_at": _iso(card.updated_at),
@@ -227,7 +242,7 @@ def answer():
     suggestions = [{"id": s.card.id, "title": s.revision.title, "url": card_url(s)} for s in found.candidates[:3]]
     # A question the bot handed over is a knowledge gap: it joins the agents' unanswered searches in
     # the gap report, where an expert can turn it into a card or a synonym.
-    gaps.log_search(None, q, 0, 0.0)
+    later(gaps.record_search, None, q, 0, 0.0, gaps.new_ref())
     raise ApiError(404, "no_verified_answer", f"No verified answer matches this question well enough ({found.why}); "
                    "hand over to a person.", suggestions=suggestions)
 
@@ -258,7 +273,7 @@ def search():
 def _card_or_404(card_id, channel):
     cards = serving.load([card_id])
     served = serving.serve(cards[0], channel) if cards else None
-    if served is None or not served.ok:
+    if served is None or not served.readable:
         raise ApiError(404, "not_found", f"There is no card {card_id} for this token.")
     return served
 
@@ -318,7 +333,7 @@ def cards():
         ids = list(db.session.scalars(stmt.where(Card.id > after).limit(limit * 2)))
         for served in serving.serve_many(serving.load(ids), channel):
             after = served.card.id
-            if served.ok and (not statuses or served.status in statuses):
+            if served.readable and (not statuses or served.status in statuses):
                 if len(page) == limit:
                     more = True
                     break

@@ -21,7 +21,7 @@ from kb.channels import finding, serving
 from kb.extensions import db
 from kb.models import Card, Collection
 from kb.search import synonyms
-from kb.web import MAX_ID
+from kb.ids import MAX_ID
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
@@ -83,6 +83,12 @@ def card_url(served, external=False):
     return url_for("faq.card", card_id=served.card.id, slug=_slug(served.revision), _external=external)
 
 
+def public_url(served):
+    """A card's FAQ address as customers reach it (EXTERNAL_URL): the same words in every channel, whether
+    the chatbot's host, the FAQ's or the agent's browser asked for them."""
+    return current_app.config["EXTERNAL_URL"].rstrip("/") + card_url(served)
+
+
 def _public_collections():
     return list(db.session.scalars(
         select(Collection).where(Collection.is_public).order_by(Collection.position, Collection.name)))
@@ -104,8 +110,8 @@ def _link_targets(htmls):
     if not hrefs:
         return {}
     served = _served(_candidates(select(Card).where(or_(Card.id.in_(ids), Card.link_key.in_(keys)))))
-    by_id = {s.card.id: card_url(s) for s in served}
-    by_key = {s.card.link_key: card_url(s) for s in served}
+    by_id = {s.card.id: public_url(s) for s in served}
+    by_key = {s.card.link_key: public_url(s) for s in served}
     return {href: by_id.get(int(card_id)) if card_id else by_key.get(key)
             for href, (card_id, key) in hrefs.items()}
 
@@ -121,6 +127,15 @@ def _rewrite_links(html, targets):
         return f'<a href="{Markup.escape(url)}">{match.group(2)}</a>'
 
     return Markup(ANCHOR.sub(replace, str(html)))
+
+
+def internal_links(answer):
+    """The words of an answer's links to cards the FAQ does not serve (customers get the words alone)."""
+    html = str(markup.render(answer))
+    targets = _link_targets([html])
+    return [Markup(label).striptags() for attrs, label in ANCHOR.findall(html)
+            if (href := HREF.search(attrs)) is not None and href.group(1) in targets
+            and targets[href.group(1)] is None]
 
 
 def public_html(served_cards):

@@ -1,12 +1,17 @@
 """The one rule for what a channel may show (DESIGN.md, "Card status"). Pages, the API, the FAQ and
 exports all ask `serve`; nothing else decides.
 
-- agents: the current revision, with status and reasons, archived cards included (marked so);
-- chatbot and faq: public cards only, and only their verified revision. A card that needs
-  verification keeps serving that revision until its verification has been lapsed for the grace
-  period (`CHANNEL_GRACE_DAYS`, 14 by default), then is withheld; a card with an open flag is withheld
-  at once from the channels in `CHANNEL_WITHHOLD_FLAGGED` (the chatbot by default). Drafts and
-  archived cards are never served.
+Every channel tells customers the same words: a card's **verified** revision.
+
+- agents: the verified revision of any card (internal ones too), which is what "Copy answer" copies, and
+  beside it the `pending` current wording when an edit awaits verification, to read but not to send. A
+  draft (never verified) has no served wording: only `pending`, the draft itself.
+- chatbot and faq: public cards only, in their verified revision. A card that needs verification keeps
+  serving that revision until its verification has been lapsed for the grace period
+  (`CHANNEL_GRACE_DAYS`, 14 by default), then is withheld; a card with an open flag is withheld at once
+  from the channels in `CHANNEL_WITHHOLD_FLAGGED` (the chatbot by default). Drafts and archived cards are
+  never served. The FAQ withholds a card whose verified wording still holds a `{placeholder}` (no
+  customer ever reads one); the chatbot gets it with the placeholders listed for the bot to fill.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,11 +20,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb.dates import utcnow
+from kb import markup
 from kb.extensions import db
 from kb.models import Card, Revision
 from kb.verification import policy
-from kb.web import status_of
+from kb.verification.status import current_instant, statuses
 
 AGENTS, CHATBOT, FAQ = "agents", "chatbot", "faq"
 CHANNELS = (AGENTS, CHATBOT, FAQ)
@@ -31,17 +36,28 @@ SERVABLE_STATUSES = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION
 
 @dataclass
 class Served:
-    """A card as one channel may show it: `revision` is the wording to show (None when withheld)."""
+    """A card as one channel may show it: `revision` is the wording to tell customers (None when
+    withheld, or for a draft); agents also get `pending`, the current wording awaiting verification."""
 
     card: object
     channel: str
     revision: object | None
     state: object  # the card's policy Status (code, reasons, due date)
     withheld: str | None = None  # why nothing is served, for people (admin pages, tests, logs)
+    pending: object | None = None  # agents only: the current revision, when it is not the verified one
 
     @property
     def ok(self):
         return self.revision is not None
+
+    @property
+    def readable(self):
+        """Agents may read it: a served wording, or at least a draft."""
+        return self.revision is not None or self.pending is not None
+
+    @property
+    def is_draft(self):
+        return self.revision is None and self.pending is not None
 
     @property
     def status(self):
@@ -54,44 +70,62 @@ def _revisions(pairs):
     if not pairs:
         return {}
     card_ids = {c for c, _ in pairs}
-    rows = db.session.scalars(select(Revision).where(Revision.card_id.in_(card_ids)))
+    rows = db.session.scalars(select(Revision).where(Revision.card_id.in_(card_ids))
+                              .options(selectinload(Revision.author)))
     wanted = set(pairs)
     return {(r.card_id, r.number): r for r in rows if (r.card_id, r.number) in wanted}
+
+
+def placeholders_of(revision):
+    """The `{placeholder}` fields a revision shows customers (title or answer)."""
+    return markup.placeholders(revision.title + "\n" + revision.answer)
+
+
+def _withheld(card, status, channel, now, grace, withhold_flagged):
+    """Why a customer channel may not serve this card's verified revision, or None."""
+    if not card.is_public:
+        return "internal card"
+    if card.is_archived:
+        return "archived"
+    if card.verified_revision_number is None:
+        return "never verified"
+    if policy.FLAGGED in status.reason_codes and channel in withhold_flagged:
+        return "flagged by an agent"
+    if status.code == policy.NEEDS_VERIFICATION and now >= status.due_at + grace:
+        return f"verification lapsed more than {grace.days} days ago"
+    return None
 
 
 def serve_many(cards, channel, now=None):
     """`Served` for each card, in order, with a fixed number of queries."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    now = now or utcnow()
+    status_by_id = statuses(cards, now)  # None: the request's instant, as the page's other parts use
+    now = now or current_instant()
     config = current_app.config
     grace = timedelta(days=config["CHANNEL_GRACE_DAYS"])
     withhold_flagged = set(config["CHANNEL_WITHHOLD_FLAGGED"])
+    wanted = [(c.id, c.verified_revision_number) for c in cards]
     if channel == AGENTS:
-        revisions = _revisions([(c.id, c.revision_number) for c in cards])
-    else:
-        revisions = _revisions([(c.id, c.verified_revision_number) for c in cards])
+        wanted += [(c.id, c.revision_number) for c in cards if c.revision_number != c.verified_revision_number]
+    revisions = _revisions(wanted)
     out = []
     for card in cards:
-        status = status_of(card, now)
+        status = status_by_id[card.id]
+        verified = revisions.get((card.id, card.verified_revision_number))
         if channel == AGENTS:
-            out.append(Served(card, channel, revisions.get((card.id, card.revision_number)), status))
+            pending = None
+            if card.revision_number != card.verified_revision_number:
+                pending = revisions.get((card.id, card.revision_number))
+            out.append(Served(card, channel, verified, status, None if verified else "never verified", pending))
             continue
-        why = None
-        if not card.is_public:
-            why = "internal card"
-        elif card.is_archived:
-            why = "archived"
-        elif card.verified_revision_number is None:
-            why = "never verified"
-        elif policy.FLAGGED in status.reason_codes and channel in withhold_flagged:
-            why = "flagged by an agent"
-        elif status.code == policy.NEEDS_VERIFICATION and now >= status.due_at + grace:
-            why = f"verification lapsed more than {grace.days} days ago"
-        revision = None if why else revisions.get((card.id, card.verified_revision_number))
-        if revision is None and why is None:
+        why = _withheld(card, status, channel, now, grace, withhold_flagged)
+        if why is None and verified is None:
             why = "verified revision missing"
-        out.append(Served(card, channel, revision, status, why))
+        if why is None and channel == FAQ and placeholders_of(verified):
+            fields = ", ".join("{" + name + "}" for name in placeholders_of(verified))
+            why = f"its verified wording holds placeholders for agents ({fields})"
+        out.append(Served(card, channel, None if why else verified, status, why))
     return out
 
 

@@ -1,5 +1,6 @@
 """Knowledge gaps: every search is logged; searches that found nothing or led nowhere are grouped into a
 report, and one click turns a gap into a card request for a team."""
+import secrets
 from datetime import timedelta
 
 from flask import current_app
@@ -23,14 +24,19 @@ def normalize(text):
     return " ".join(dict.fromkeys(stems))[:300]
 
 
-def log_search(user, text, results, latency_ms, now=None):
-    """Record a search; returns its id (the results page passes it on so an open or copy is credited)."""
+def new_ref():
+    """The id a search is known by before its log row exists (the row is written after the response)."""
+    return secrets.token_urlsafe(12)
+
+
+def record_search(user_id, text, results, latency_ms, ref=None, now=None):
+    """Log a search as `ref` (the page passes it on, so an open or copy is credited). Keystrokes of one
+    search are one row. The caller commits (pages run this after their response)."""
     now = now or utcnow()
     text = " ".join((text or "").split())[:300]
     normalized = normalize(text)
     if not normalized:
         return None
-    user_id = getattr(user, "id", None)
     last = None
     if user_id is not None:
         last = db.session.scalar(select(SearchEvent).where(SearchEvent.user_id == user_id)
@@ -39,13 +45,12 @@ def log_search(user, text, results, latency_ms, now=None):
             and last.copied_card_id is None and (text.startswith(last.query) or last.query.startswith(text))):
         event = last
         event.query, event.normalized, event.results, event.latency_ms = text, normalized, results, latency_ms
-        event.created_at = now
+        event.created_at, event.ref = now, ref
     else:
         event = SearchEvent(user_id=user_id, query=text, normalized=normalized, results=results,
-                            latency_ms=latency_ms, created_at=now)
+                            latency_ms=latency_ms, created_at=now, ref=ref)
         db.session.add(event)
-    db.session.commit()
-    return event.id
+    return ref
 
 
 def report(days=30, limit=200, now=None):

@@ -9,12 +9,14 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kb.dates import utcnow
+from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, Collection, User
 from kb.search import gaps, query, synonyms
 from kb.validation import Invalid
 from kb.verification import policy
-from kb.web import status_of
+from kb.verification.status import prefetch, status_of
 
 MAX_FILTER_VALUES = 20
 
@@ -82,12 +84,14 @@ def params_from(args, max_limit=query.MAX_LIMIT):
 
 
 def run(params, user=None, facets=False, explain=False, prefix_last=False, log=True):
-    """Search, then log it (for the gap report). Returns (results, search id or None)."""
+    """Search, and log it for the gap report after the response. Returns (results, search id or None):
+    the id credits an open or a copy that follows to this search."""
     results, ms = query.timed(query.search, params.q, params.filters, params.limit, params.offset,
                               params.include_archived, facets, explain, prefix_last, synonyms.table())
     search_id = None
-    if log and params.offset == 0 and (params.q or "").strip():
-        search_id = gaps.log_search(user, params.q, results.total, ms)
+    if log and params.offset == 0 and gaps.normalize(params.q):
+        search_id = gaps.new_ref()
+        later(gaps.record_search, getattr(user, "id", None), params.q, results.total, ms, search_id, utcnow())
     return results, search_id
 
 
@@ -95,6 +99,7 @@ def cards_for(hits):
     ids = [h.id for h in hits]
     cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
         selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner))).all()
+    prefetch(cards)
     return {c.id: c for c in cards}
 
 

@@ -16,14 +16,17 @@ from sqlalchemy import select
 from kb.accounts import permissions
 from kb.cards.forms import options
 from kb.cards.views import get_card
+from kb.channels import copy
+from kb.dates import utcnow
+from kb.deferred import later
 from kb.extensions import db
-from kb.markup import placeholders, plain_text
 from kb.models import Collection, SynonymSet, Team
 from kb.search import gaps, service, synonyms, usage
 from kb.search.forms import RequestForm, SynonymForm, SynonymImportForm
 from kb.validation import Invalid
 from kb.verification import policy
-from kb.web import db_int, flash_form_errors, save
+from kb.forms import flash_form_errors, save
+from kb.ids import db_int
 
 bp = Blueprint("search", __name__)
 
@@ -64,16 +67,17 @@ def _facet_url(name, value, on):
 
 @bp.get("/cards/<int:card_id>/answer.json")
 def answer(card_id):
-    """The chat-ready text of a card's customer answer and its placeholders (for "Copy answer")."""
-    card = get_card(card_id)
-    return jsonify(id=card.id, title=card.title, text=plain_text(card.answer), placeholders=placeholders(card.answer))
+    """What "Copy answer" puts on the clipboard: the served wording as chat-ready text, its placeholders,
+    its links to internal cards, and whether it is only a draft (see `kb.channels.copy`)."""
+    return jsonify(copy.for_agent(get_card(card_id)).as_json())
 
 
 @bp.post("/cards/<int:card_id>/copied")
 def copied(card_id):
-    """Count a copy (the clipboard itself is the browser's business)."""
+    """Count a copy (the clipboard itself is the browser's business), after the response."""
     card = get_card(card_id)
-    usage.record(card, current_user, "copy", search_id=request.form.get("sid", type=db_int))
+    later(usage.record, card.id, current_user.id, "copy", search_ref=request.form.get("sid", "")[:32] or None,
+          now=utcnow())
     return jsonify(ok=True)
 
 

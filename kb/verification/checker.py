@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from kb.dates import local, local_day, utcnow, zone
+from kb.dates import local, local_day, utcnow
 from kb.extensions import db, insert_ignoring_conflicts
 from kb.models import (
     Card,
@@ -27,8 +27,9 @@ from kb.models import (
     User,
 )
 from kb.verification import policy
-from kb.verification.facts import all_facts, user_is_active_at
+from kb.verification.facts import user_is_active_at
 from kb.verification.notify import leads_or_admins, notify_many
+from kb.verification.status import evaluate_all
 
 
 @dataclass(slots=True)
@@ -60,9 +61,8 @@ def _setting(name, default):
 
 
 def evaluate(now, card_ids=None):
-    """A Verdict per card (all cards, or those ids), from the bulk facts."""
-    warning, tz = _setting("WARNING_DAYS", 7), zone()
-    return [Verdict(*card, policy.evaluate(facts, now, warning, tz)) for card, facts in all_facts(now, card_ids)]
+    """A Verdict per card (all cards, or those ids), through the one status function."""
+    return [Verdict(*card, status) for card, status in evaluate_all(now, card_ids)]
 
 
 def store(verdicts, now, unless_newer_than=None):
@@ -74,20 +74,21 @@ def store(verdicts, now, unless_newer_than=None):
     """
     stamp = min(now, utcnow())
     ids = [v.card_id for v in verdicts]
-    query = select(CardState.card_id, CardState.status, CardState.reasons, CardState.due_at, CardState.stale_since)
+    query = select(CardState.card_id, CardState.status, CardState.reasons, CardState.due_at, CardState.stale_since,
+                   CardState.due_soon_at)
     if len(ids) <= 5000:
         query = query.where(CardState.card_id.in_(ids))
     previous = {card_id: rest for card_id, *rest in db.session.execute(query)}
     inserts, updates = [], []
     for v in verdicts:
         reasons = ",".join(v.status.reason_codes)
-        prev = previous.get(v.card_id)  # [status, reasons, due_at, stale_since]
+        prev = previous.get(v.card_id)  # [status, reasons, due_at, stale_since, due_soon_at]
         if v.status.code == policy.NEEDS_VERIFICATION:
             v.stale_since = prev[3] if prev is not None and prev[3] else stamp
-        current = [v.status.code, reasons, v.status.due_at, v.stale_since]
+        current = [v.status.code, reasons, v.status.due_at, v.stale_since, v.status.due_soon_at]
         if prev != current:
             values = {"card_id": v.card_id, "status": current[0], "reasons": reasons, "due_at": current[2],
-                      "stale_since": current[3], "checked_at": stamp}
+                      "stale_since": current[3], "due_soon_at": current[4], "checked_at": stamp}
             (inserts if prev is None else updates).append(values)
     changed_ids = [row["card_id"] for row in inserts + updates]
     # Core executemany: several times faster than ORM bulk operations for 100,000 rows.
@@ -99,7 +100,8 @@ def store(verdicts, now, unless_newer_than=None):
         if unless_newer_than is not None:
             statement = statement.where(table.c.checked_at <= unless_newer_than)
         db.session.execute(
-            statement.values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "checked_at")}),
+            statement.values({c: bindparam(c) for c in ("status", "reasons", "due_at", "stale_since", "due_soon_at",
+                                                        "checked_at")}),
             [{**row, "key": row.pop("card_id")} for row in updates])
     if changed_ids:  # the search index ranks and filters by status: it re-reads these cards
         db.session.execute(CardChange.__table__.insert(), [{"card_id": i, "changed_at": stamp} for i in changed_ids])

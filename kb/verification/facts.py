@@ -1,7 +1,5 @@
-"""Gather the policy's facts from the database: for one card (pages) or for all of them (the checker).
-
-Both paths apply the same definitions; the bulk path uses a fixed number of set-based queries whatever
-the number of cards.
+"""Gather the policy's facts from the database, for any number of cards, with a fixed number of set-based
+queries whatever their number. `kb.verification.status` turns them into statuses.
 """
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -9,7 +7,7 @@ from sqlalchemy.orm import aliased
 from kb.dates import local_day
 from kb.extensions import db
 from kb.models import VERIFIER_ROLES, Card, CardLink, Flag, Membership, User
-from kb.verification.policy import Facts, facts_of_card
+from kb.verification.policy import Facts
 
 
 def user_active_at(now):
@@ -22,7 +20,8 @@ def user_is_active_at(user, now):
     return user.is_active_at(now)
 
 
-def _teams_with_verifiers(now, team_ids=None):
+def teams_with_verifiers(now, team_ids=None):
+    """Ids of the teams that have someone who can verify at `now` (an active expert or admin)."""
     query = (select(Membership.team_id).join(User, User.id == Membership.user_id)
              .where(user_active_at(now), User.role.in_(VERIFIER_ROLES)).distinct())
     if team_ids is not None:
@@ -44,20 +43,6 @@ def _changed_links_query(now):
     )
 
 
-def facts_for(card, now):
-    """Facts for one card (a few small queries)."""
-    open_flags = db.session.scalar(select(func.count()).select_from(Flag).filter_by(card_id=card.id, state="open"))
-    changed = tuple(title for _, title in db.session.execute(
-        _changed_links_query(now).where(CardLink.card_id == card.id).order_by(CardLink.target_id)))
-    return facts_of_card(
-        card,
-        open_flags=open_flags,
-        changed_links=changed,
-        owner_active=user_is_active_at(card.owner, now),
-        team_has_verifiers=card.verifier_team_id in _teams_with_verifiers(now, [card.verifier_team_id]),
-    )
-
-
 CARD_COLUMNS = (Card.id, Card.title, Card.collection_id, Card.owner_id, Card.verifier_team_id, Card.interval_days,
                 Card.revision_number, Card.verified_revision_number, Card.verified_at, Card.is_archived)
 
@@ -75,7 +60,7 @@ def all_facts(now, card_ids=None):
         card_query = card_query.where(Card.id.in_(ids))
     flags = dict(db.session.execute(flag_query).all())
     inactive_owners = set(db.session.scalars(select(User.id).where(~user_active_at(now))))
-    verifying_teams = _teams_with_verifiers(now)
+    verifying_teams = teams_with_verifiers(now)
     changed = {}
     for card_id, title in db.session.execute(link_query):
         changed.setdefault(card_id, []).append(title)

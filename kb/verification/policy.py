@@ -67,6 +67,7 @@ class Status:
     code: str
     reasons: tuple = field(default=())
     due_at: datetime | None = None  # when the current verification lapses, if verified
+    due_soon_at: datetime | None = None  # when it becomes "due soon" (the owner is reminded from then on)
     reason_codes: tuple = field(init=False)
 
     def __post_init__(self):
@@ -87,11 +88,18 @@ def due_at(verified_at, interval_days):
     return None if verified_at is None else verified_at + timedelta(days=interval_days)
 
 
+def due_soon_at(due, interval_days, warning_days=7):
+    """When a verification that lapses at `due` becomes "due soon". A weekly card is not due soon from the
+    moment it is verified: the window is at most half the interval."""
+    return None if due is None else due - timedelta(days=min(warning_days, interval_days / 2))
+
+
 def evaluate(facts, now, warning_days=7, tz=UTC):
     """Status of a card at `now` (aware), with every reason that applies; dates in messages are in `tz`."""
     due = due_at(facts.verified_at, facts.interval_days)
+    soon = due_soon_at(due, facts.interval_days, warning_days)
     if facts.is_archived:
-        return Status(ARCHIVED, (), due)
+        return Status(ARCHIVED, (), due, soon)
     reasons = []
     if facts.verified_at is not None:
         if now >= due:
@@ -118,11 +126,8 @@ def evaluate(facts, now, warning_days=7, tz=UTC):
         reasons.append(Reason(NEVER_VERIFIED, "This card has never been verified."))
         return Status(DRAFT, tuple(reasons), None)
     if reasons:
-        return Status(NEEDS_VERIFICATION, tuple(reasons), due)
-    # A weekly card is not "due soon" from the moment it is verified: the window is at most half the interval.
-    if now >= due - timedelta(days=min(warning_days, facts.interval_days / 2)):
-        return Status(DUE_SOON, (), due)
-    return Status(VERIFIED, (), due)
+        return Status(NEEDS_VERIFICATION, tuple(reasons), due, soon)
+    return Status(DUE_SOON if now >= soon else VERIFIED, (), due, soon)
 
 
 def facts_of_card(card, **extra):

@@ -25,7 +25,8 @@ from kb.verification import dashboard, flags, policy
 from kb.verification.facts import user_active_at
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
 from kb.verification.notify import deliver_pending
-from kb.web import db_int, flash_form_errors, save
+from kb.forms import flash_form_errors, save
+from kb.ids import db_int
 
 bp = Blueprint("verification", __name__)
 
