@@ -35,6 +35,34 @@ def test_queue_lists_my_teams_cards_soonest_due_first_with_reasons(world, stale,
     assert queue_ids(filtered) == [stale["draft"].id]
 
 
+def test_queue_serves_the_customer_first_flagged_then_longest_overdue_then_due_soon_then_drafts(
+        app, world, auth, client, make_card):
+    from kb.verification import flags
+
+    coll, expert = world["billing_coll"], world["expert"]
+    now = utcnow()
+    long_overdue = make_card(coll, expert, title="Long overdue", interval_days=30, verified_at=now - timedelta(days=90))
+    overdue = make_card(coll, expert, title="Just overdue", interval_days=30, verified_at=now - timedelta(days=31))
+    due_soon = make_card(coll, expert, title="Due soon", interval_days=30, verified_at=now - timedelta(days=27))
+    due_later = make_card(coll, expert, title="Due later", interval_days=30, verified_at=now - timedelta(days=25))
+    flagged_old = make_card(coll, expert, title="Flagged first", interval_days=30, verified_at=now - timedelta(days=1))
+    flagged_new = make_card(coll, expert, title="Flagged last", interval_days=30, verified_at=now - timedelta(days=28))
+    with app.app_context():
+        agent = db.session.get(User, world["agent"].id)
+        flags.flag_card(db.session.get(Card, flagged_old.id), agent, "incorrect", "Says 30 days, the site says 14")
+        db.session.flush()
+        db.session.get(Flag, 1).created_at = now - timedelta(hours=3)
+        flags.flag_card(db.session.get(Card, flagged_new.id), agent, "outdated", "New carrier since Monday")
+        db.session.commit()
+    auth.login("bianca@example.com")
+    page = client.get("/verification/queue").get_data(as_text=True)
+    assert queue_ids(page) == [flagged_new.id, flagged_old.id, long_overdue.id, overdue.id, due_soon.id, due_later.id,
+                               world["billing_card"].id]
+    assert "New carrier since Monday" in page and "Says 30 days, the site says 14" in page  # the agent's words
+    overdue_since = (now - timedelta(days=60)).date().isoformat()
+    assert f"overdue since {overdue_since}" in page  # how long overdue, not a date in the future
+
+
 def test_bulk_verify_with_one_note_clears_the_queue(app, world, stale, auth, client):
     auth.login("bianca@example.com")
     response = auth.post("/verification/queue", data={"cards": [stale["lapsed"].id, stale["draft"].id],

@@ -1,39 +1,117 @@
-"""Figures for the trust dashboard and the verification queue, read from the stored card states."""
+"""The verification queue and the trust dashboard, from the one status function (stored states only
+narrow down which cards to ask about)."""
 from collections import Counter, defaultdict
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
+from kb import markup
+from kb.channels import serving
 from kb.extensions import db
-from kb.models import Card, CardState, CardUsage, Collection, Team, TrustSnapshot, User
+from kb.models import Card, CardState, CardUsage, Collection, Flag, Team, TrustSnapshot, User
 from kb.verification import policy
 from kb.verification.checker import tally
+from kb.verification.facts import teams_with_verifiers, user_active_at
+from kb.verification.status import evaluate_all, statuses
 
 QUEUE_STATUSES = (policy.NEEDS_VERIFICATION, policy.DUE_SOON, policy.DRAFT)
 
 
-def queue(team_ids, now, collection_id=None, reason=None):
-    """Cards verified by these teams that need verification, are due soon or were never verified:
-    soonest due first, then the ones agents open most."""
-    soon = now + timedelta(days=current_app.config["WARNING_DAYS"])
-    query = (
-        select(Card, CardState, func.coalesce(CardUsage.views, 0).label("views"))
-        .join(CardState, CardState.card_id == Card.id)
-        .outerjoin(CardUsage, CardUsage.card_id == Card.id)
-        .where(~Card.is_archived, Card.verifier_team_id.in_(team_ids),
-               # stored verdicts, plus cards whose time ran out since the last check
-               or_(CardState.status.in_(QUEUE_STATUSES), CardState.due_at <= soon))
-        .order_by(CardState.due_at.is_(None), CardState.due_at, func.coalesce(CardUsage.views, 0).desc(), Card.id)
-    )
+@dataclass
+class QueueRow:
+    """One card of "My verifications", with what its verifier needs to act on it."""
+
+    card: Card
+    status: policy.Status
+    views: int
+    flag: Flag | None = None  # the newest open flag (the agent's comment is the first thing to read)
+    since: datetime | None = None  # needs verification since (lapsed: the day it lapsed)
+    faq_placeholders: list = field(default_factory=list)  # what the FAQ would refuse to show customers
+
+    @property
+    def overdue(self):
+        return policy.EXPIRED in self.status.reason_codes
+
+
+def _candidates(team_ids, now, collection_id):
+    """Cards these teams verify that may be in the queue at `now`: by their stored status, or because
+    time may have moved them since it was stored (due soon, lapsed, an owner or team gone). The one
+    status function then has the last word on each."""
+    time_moved = or_(CardState.card_id.is_(None), CardState.status.in_(QUEUE_STATUSES),
+                     CardState.due_soon_at <= now,
+                     Card.owner_id.in_(select(User.id).where(~user_active_at(now))),
+                     Card.verifier_team_id.not_in(teams_with_verifiers(now) or {-1}))
+    query = (select(Card.id).outerjoin(CardState, CardState.card_id == Card.id)
+             .where(~Card.is_archived, Card.verifier_team_id.in_(team_ids), time_moved))
     if collection_id:
         query = query.where(Card.collection_id == collection_id)
-    if reason == policy.EXPIRED:  # also cards that lapsed since the last check
-        query = query.where(or_(CardState.reasons.contains(reason), CardState.due_at <= now))
-    elif reason:
-        query = query.where(CardState.reasons.contains(reason))
-    return db.session.execute(query).all()
+    return list(db.session.scalars(query))
+
+
+def queue(team_ids, now, collection_id=None, reason=None):
+    """The cards these teams should verify, the customer's needs first: cards agents flagged (newest flag
+    first), then cards needing verification by how long (longest overdue first), then due soon (soonest
+    first), then drafts; ties go to the cards agents open most."""
+    ids = _candidates(team_ids, now, collection_id)
+    found = statuses(ids, now)
+    ids = [i for i in ids if found[i].code in QUEUE_STATUSES and (reason is None or reason in found[i].reason_codes)]
+    if not ids:
+        return []
+    cards = {c.id: c for c in db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
+        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner),
+        selectinload(Card.verifier_team)))}
+    views = dict(db.session.execute(select(CardUsage.card_id, CardUsage.views).where(CardUsage.card_id.in_(ids))).all())
+    newest_flag = {}
+    for flag in db.session.scalars(select(Flag).where(Flag.card_id.in_(ids), Flag.state == "open")
+                                   .options(selectinload(Flag.user)).order_by(Flag.created_at, Flag.id)):
+        newest_flag[flag.card_id] = flag
+    placeholders = _faq_placeholders([cards[i] for i in ids])
+    rows = []
+    for card_id in ids:
+        card, st = cards[card_id], found[card_id]
+        since = None
+        if st.code == policy.NEEDS_VERIFICATION:
+            stale_since = card.state.stale_since if card.state is not None else None
+            since = st.due_at if policy.EXPIRED in st.reason_codes else (stale_since or card.updated_at)
+        rows.append(QueueRow(card, st, views.get(card_id, 0), newest_flag.get(card_id), since,
+                             placeholders.get(card_id, [])))
+    rows.sort(key=_queue_order)
+    return rows
+
+
+def _queue_order(row):
+    far = datetime.max.replace(tzinfo=UTC)
+    if row.flag is not None:
+        return (0, -row.flag.created_at.timestamp(), -row.views, row.card.id)
+    if row.status.code == policy.NEEDS_VERIFICATION:
+        return (1, row.since.timestamp() if row.since else 0, -row.views, row.card.id)
+    if row.status.code == policy.DUE_SOON:
+        return (2, (row.status.due_at or far).timestamp(), -row.views, row.card.id)
+    return (3, -row.views, row.card.created_at.timestamp(), row.card.id)
+
+
+def _faq_placeholders(cards):
+    """{card id: placeholders} for public cards whose wording (current, so what a verifier would verify)
+    holds `{placeholders}` the FAQ withholds from customers."""
+    return {c.id: markup.placeholders(c.title + "\n" + c.answer) for c in cards
+            if c.is_public and markup.placeholders(c.title + "\n" + c.answer)}
+
+
+def withheld_from_faq(team_ids):
+    """Public cards of these teams that the FAQ withholds because their served wording holds placeholders,
+    with the placeholders: the owner's to rewrite."""
+    cards = db.session.scalars(select(Card).where(~Card.is_archived, Card.is_public,
+                                                  Card.verifier_team_id.in_(team_ids),
+                                                  Card.verified_revision_number.is_not(None))
+                               .options(selectinload(Card.owner)).order_by(Card.title)).all()
+    out = []
+    for served in serving.serve_many(cards, serving.FAQ):
+        if not served.ok and served.withheld and "placeholders" in served.withheld:
+            out.append((served.card, served.withheld))
+    return out
 
 
 def trust(total, trusted):
@@ -41,23 +119,11 @@ def trust(total, trusted):
 
 
 def current_figures(now):
-    """Trust at `now`, from stored states plus the lapses since the last check: overall, per collection,
-    per team, and counts by reason."""
-    lapsed = case((CardState.due_at <= now, True), else_=False).label("lapsed")
-    rows = db.session.execute(
-        select(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, lapsed, func.count())
-        .join(CardState, CardState.card_id == Card.id).where(~Card.is_archived)
-        .group_by(Card.collection_id, Card.verifier_team_id, CardState.status, CardState.reasons, lapsed)
-    ).all()
-    groups, statuses = [], Counter()
-    for collection_id, team_id, status, reason_codes, has_lapsed, n in rows:
-        if has_lapsed and status != policy.DRAFT and policy.EXPIRED not in reason_codes:
-            status = policy.NEEDS_VERIFICATION
-            reason_codes = ",".join(filter(None, [policy.EXPIRED, reason_codes]))
-        trusted = status in (policy.VERIFIED, policy.DUE_SOON)
-        groups.append(((collection_id, team_id, trusted, reason_codes.split(",") if reason_codes else ()), n))
-        statuses[status] += n
-    scopes = tally(groups)
+    """Trust at `now`, through the one status function: overall, per collection, per team, counts by
+    reason and status, and the cards needing verification (for `stale_by_team_and_owner`)."""
+    verdicts = [(card, st) for card, st in evaluate_all(now) if st.code != policy.ARCHIVED]
+    combos = Counter((card[2], card[4], st.is_trusted, st.reason_codes) for card, st in verdicts)
+    scopes = tally(combos.items())
     collections = {c.id: c for c in db.session.scalars(select(Collection))}
     teams = {t.id: t for t in db.session.scalars(select(Team))}
 
@@ -74,7 +140,8 @@ def current_figures(now):
         "total": total, "trusted": trusted, "score": trust(total, trusted),
         "collections": table("collection", collections), "teams": table("team", teams),
         "reasons": [(code, policy.REASON_LABELS[code], reasons[code]) for code in policy.REASONS if reasons[code]],
-        "statuses": statuses,
+        "statuses": Counter(st.code for _, st in verdicts),
+        "stale": {card[0]: st for card, st in verdicts if st.code == policy.NEEDS_VERIFICATION},
     }
 
 
@@ -121,16 +188,16 @@ def trend_svg(points, width=640, height=200):
     return Markup("".join(parts))
 
 
-def stale_by_team_and_owner():
-    """Cards needing verification, grouped by verifying team then owner, the longest-stale first."""
+def stale_by_team_and_owner(stale):
+    """Cards needing verification ({id: Status}, from `current_figures`), grouped by verifying team then
+    owner, the longest-stale first."""
     rows = db.session.execute(
         select(Card, CardState, Team.name, User.name)
-        .join(CardState, CardState.card_id == Card.id).join(Team, Team.id == Card.verifier_team_id)
-        .join(User, User.id == Card.owner_id)
-        .where(~Card.is_archived, CardState.status == policy.NEEDS_VERIFICATION)
+        .outerjoin(CardState, CardState.card_id == Card.id).join(Team, Team.id == Card.verifier_team_id)
+        .join(User, User.id == Card.owner_id).where(Card.id.in_(list(stale)))
         .order_by(Team.name, User.name, CardState.stale_since, Card.id)
-    ).all()
+    ).all() if stale else []
     grouped = defaultdict(lambda: defaultdict(list))
     for card, state, team_name, owner_name in rows:
-        grouped[team_name][owner_name].append((card, state))
+        grouped[team_name][owner_name].append((card, stale[card.id]))
     return grouped

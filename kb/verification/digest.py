@@ -1,6 +1,5 @@
-"""The weekly digest: each verifier hears once a week what lapsed, what is due, and which flags are open."""
-from datetime import timedelta
-
+"""The weekly digest: each verifier hears once a week what lapsed, what is due soon (the policy's window,
+as on every page), and which flags are open."""
 from sqlalchemy import select
 
 from kb.dates import local_day, utcnow
@@ -21,8 +20,7 @@ def compose(user, verdicts_by_team, flags_by_card, now):
     team_ids = [m.team_id for m in user.memberships]
     mine = [v for t in team_ids for v in verdicts_by_team.get(t, [])]
     lapsed = [v for v in mine if v.status.code == policy.NEEDS_VERIFICATION]
-    soon = [v for v in mine if v.status.code == policy.DUE_SOON
-            or (v.status.code == policy.VERIFIED and v.status.due_at and v.status.due_at <= now + timedelta(days=7))]
+    soon = [v for v in mine if v.status.code == policy.DUE_SOON]
     flagged = [(v, f) for v in mine for f in flags_by_card.get(v.card_id, [])]
     if not (lapsed or soon or flagged):
         return None
@@ -32,14 +30,14 @@ def compose(user, verdicts_by_team, flags_by_card, now):
         lines += [f"  - {v.title} — {'; '.join(r.message for r in v.status.reasons)}\n    {card_url(v.card_id)}"
                   for v in sorted(lapsed, key=lambda v: v.status.due_at or now)]
     if soon:
-        lines.append(f"\nDue within 7 days ({len(soon)}):")
+        lines.append(f"\nDue soon ({len(soon)}):")
         lines += [f"  - {v.title} — due {local_day(v.status.due_at)}\n    {card_url(v.card_id)}"
                   for v in sorted(soon, key=lambda v: v.status.due_at)]
     if flagged:
         lines.append(f"\nOpen flags from agents ({len(flagged)}):")
         lines += [f"  - {v.title} — {f.kind} by {f.user.name}" + (f": “{f.comment}”" if f.comment else "")
                   + f"\n    {card_url(v.card_id)}" for v, f in flagged]
-    summary = f"{len(lapsed)} to verify, {len(soon)} due this week, {len(flagged)} open flag(s)"
+    summary = f"{len(lapsed)} to verify, {len(soon)} due soon, {len(flagged)} open flag(s)"
     return summary, "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ from kb.verification import dashboard, flags, policy
 from kb.verification.facts import user_active_at
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
 from kb.verification.notify import deliver_pending
+from kb.verification.status import current_instant, status_of
 from kb.forms import flash_form_errors, save
 from kb.ids import db_int
 
@@ -79,14 +80,15 @@ def _my_team_ids():
 
 @bp.route("/verification/queue", methods=["GET", "POST"])
 def queue():
-    """My verifications: soonest due first; verify or reassign several at once."""
+    """My verifications, the customer's needs first (see `dashboard.queue`); verify or reassign several at once."""
     experts_only()
-    now = utcnow()
+    now = current_instant()
     collection_id = request.args.get("collection", type=db_int)
     reason = request.args.get("reason") if request.args.get("reason") in policy.REASONS else None
-    rows = dashboard.queue(_my_team_ids(), now, collection_id, reason)
+    team_ids = _my_team_ids()
+    rows = dashboard.queue(team_ids, now, collection_id, reason)
     form = BulkForm()
-    form.cards.choices = options((card.id, card.title) for card, _, _ in rows)
+    form.cards.choices = options((row.card.id, row.card.title) for row in rows)
     people = db.session.scalars(select(User).where(user_active_at(now), User.role.in_(VERIFIER_ROLES))
                                 .order_by(User.name)).all()
     form.owner.choices = options([(0, "— keep —")] + [(u.id, u.name) for u in people])
@@ -99,14 +101,15 @@ def queue():
             deliver_quietly()
             verb = "Verified" if form.action.data == "verify" else "Reassigned"
             flash(f"{verb} {len(chosen)} card{'s' if len(chosen) != 1 else ''}.", "success")
-            orphans = [c for c in chosen if c.state is not None and policy.ORPHANED in c.state.reasons]
+            orphans = [c for c in chosen if policy.ORPHANED in status_of(c).reason_codes]
             if orphans:
                 flash(f"{len(orphans)} of them still need an active owner or verifying team: reassign "
                       f"{'it' if len(orphans) == 1 else 'them'} to clear the queue.", "info")
             return redirect(request.full_path.rstrip("?"))
     collections = db.session.scalars(select(Collection).order_by(Collection.name)).all()
     return render_template("verification/queue.html", rows=rows, form=form, now=now, collections=collections,
-                           collection_id=collection_id, reason=reason, reasons=policy.REASON_LABELS), \
+                           collection_id=collection_id, reason=reason, reasons=policy.REASON_LABELS,
+                           withheld=dashboard.withheld_from_faq(team_ids)), \
         400 if form.errors or form.form_errors else 200
 
 
@@ -139,7 +142,8 @@ def trust_dashboard():
     figures = dashboard.current_figures(utcnow())
     points = dashboard.trend(local(utcnow()).date(), figures["score"])
     return render_template("verification/dashboard.html", figures=figures, chart=dashboard.trend_svg(points),
-                           points=points, stale=dashboard.stale_by_team_and_owner(), labels=policy.REASON_LABELS,
+                           points=points, stale=dashboard.stale_by_team_and_owner(figures["stale"]),
+                           labels=policy.REASON_LABELS,
                            conflicts=conflicts.possible_conflicts())
 
 
