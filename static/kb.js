@@ -29,9 +29,37 @@
 
   // Show the custom-days field only when "Custom…" is chosen.
   var interval = document.getElementById("interval"), custom = document.getElementById("custom_days");
-  if (interval && custom) {
-    var sync = function () { custom.closest(".field").hidden = interval.value !== "custom"; };
-    interval.addEventListener("change", sync); sync();
+  var sync = function () { if (interval && custom) custom.closest(".field").hidden = interval.value !== "custom"; };
+  if (interval && custom) { interval.addEventListener("change", sync); sync(); }
+
+  // A new card's interval, audience and verifying team follow its collection until the author sets them.
+  var collection = document.querySelector("select[data-defaults]");
+  if (collection) {
+    var defaults = JSON.parse(collection.getAttribute("data-defaults"));
+    var from = document.getElementById("defaults_from"), form = collection.form;
+    var fields = { interval: interval, public: document.getElementById("is_public"),
+                   team: document.getElementById("verifier_team") };
+    var touched = {};
+    Object.keys(fields).forEach(function (name) {
+      if (fields[name]) fields[name].addEventListener("change", function (event) {
+        if (event.isTrusted) touched[name] = true;
+      });
+    });
+    if (custom) custom.addEventListener("input", function () { touched.interval = true; });
+    if (form.getAttribute("data-from-request")) touched.team = true;  // the request's team verifies it
+    collection.addEventListener("change", function () {
+      var d = defaults[collection.value];
+      if (!d) return;
+      if (!touched.interval && interval) {
+        var preset = interval.querySelector('option[value="' + d.interval + '"]');
+        interval.value = preset ? String(d.interval) : "custom";
+        if (!preset && custom) custom.value = d.interval;
+        sync();
+      }
+      if (!touched.public && fields.public) fields.public.checked = d.public;
+      if (!touched.team && fields.team) fields.team.value = String(d.team);
+      if (from) from.value = collection.value;
+    });
   }
 })();
 

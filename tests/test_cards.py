@@ -147,6 +147,55 @@ def test_creating_a_card_from_the_editor(app, world, auth, client):
     assert 'checked id="is_public"' in blank or 'id="is_public" checked' in blank
 
 
+def test_a_card_written_from_a_request_is_verified_by_the_team_asked_and_its_author_is_told_who(
+        app, world, auth, client, make_user, make_collection):
+    from kb.models import CardRequest, Team
+    from kb.search import gaps
+
+    writer = make_user("expert", teams=[world["logistics"]], email="writer@example.com", name="Willa Writer")
+    peak = make_collection(world["logistics"], name="Peak season", interval=30)  # also Logistics'
+    with app.app_context():
+        request = gaps.request_card("loyalti point", db.session.get(Team, world["billing"].id),
+                                    db.session.get(User, world["agent"].id))
+        db.session.commit()
+        request_id = request.id
+    auth.login("writer@example.com")
+    form = client.get(f"/cards/new?request={request_id}").get_data(as_text=True)
+    team = re.search(r'<select[^>]*id="verifier_team".*?</select>', form, re.S).group(0)
+    assert re.search(rf'<option selected value="{world["billing"].id}">|<option value="{world["billing"].id}" '
+                     r'selected>', team), "the request's team verifies the card"
+    response = auth.post("/cards/new", data={
+        "title": "Do you have loyalty points?", "answer": "Not yet.", "collection": peak.id,
+        "owner": writer.id, "verifier_team": world["billing"].id, "interval": "30", "request": request_id,
+        "defaults_from": peak.id})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    # The author cannot verify it: told who will.
+    assert f"Billing experts verifies it: {world['expert'].name}." in page and 'data-testid="who-verifies"' in page
+    with app.app_context():
+        card = db.session.scalar(select(Card).filter_by(title="Do you have loyalty points?"))
+        assert card.verifier_team_id == world["billing"].id
+        assert db.session.get(CardRequest, request_id).card_id == card.id
+
+
+def test_a_new_cards_interval_audience_and_verifier_follow_its_collection_until_the_author_sets_them(
+        app, world, auth, make_collection):
+    auth.login("admin@example.com")
+    weekly = make_collection(world["logistics"], name="Holiday peak", interval=7, public=True)
+    base = {"answer": "Yes.", "owner": world["expert"].id, "collection": weekly.id,
+            # filled with the billing collection's defaults, then the collection was changed
+            "defaults_from": world["billing_coll"].id, "verifier_team": world["billing"].id, "interval": "90",
+            "is_public": "y"}
+    assert auth.post("/cards/new", data={**base, "title": "Left at the defaults?"}).status_code == 302
+    assert auth.post("/cards/new", data={**base, "title": "Set by the author?", "interval": "30",
+                                         "verifier_team": world["logistics"].id}).status_code == 302
+    with app.app_context():
+        followed = db.session.scalar(select(Card).filter_by(title="Left at the defaults?"))
+        assert (followed.interval_days, followed.is_public, followed.verifier_team_id) == (7, True, world["logistics"].id)
+        kept = db.session.scalar(select(Card).filter_by(title="Set by the author?"))
+        assert (kept.interval_days, kept.verifier_team_id) == (30, world["logistics"].id)
+
+
 def test_editor_reports_invalid_input_without_saving(app, world, auth):
     auth.login("bianca@example.com")
     response = auth.post("/cards/new", data={

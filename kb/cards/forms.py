@@ -1,6 +1,6 @@
 """Card, verification and collection forms. Validation of content lives in operations, not here."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -26,6 +26,9 @@ class CardForm(FlaskForm):
     is_public = BooleanField("Public: may be served to the chatbot and the FAQ once verified")
     summary = StringField("What changed (for the history)", validators=[Length(max=300)])
     verify_after = BooleanField("Verify this revision as I save it (edit and verify)")
+    # The collection whose defaults (interval, audience, verifying team) the form was filled with: what the
+    # author leaves at those defaults follows the collection finally chosen (see views.follow_collection).
+    defaults_from = HiddenField()
 
     def interval_days(self):
         if self.interval.data == "custom":

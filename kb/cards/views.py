@@ -1,4 +1,6 @@
 """Card pages: home, collections, a card, the editor, verification, history and diffs."""
+import json
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -138,28 +140,62 @@ def _chosen(form):
     return coll, owner, team
 
 
+def preset_collection(form, collection, verifier_team=None):
+    """Fill a new card's interval, audience and verifying team from its collection (or the request's team)."""
+    form.collection.data = collection.id
+    form.verifier_team.data = (verifier_team or collection.team).id
+    form.set_interval(collection.default_interval_days)
+    form.is_public.data = collection.is_public
+    form.defaults_from.data = str(collection.id)
+
+
+def follow_collection(form, card_request=None):
+    """What the author left at the defaults of the collection the form was filled with follows the
+    collection finally chosen (the editor's script does the same as they switch; this covers no script)."""
+    shown_id = form.defaults_from.data or ""
+    shown = db.session.get(Collection, int(shown_id)) if shown_id.isascii() and shown_id.isdigit() \
+        and len(shown_id) < 19 else None
+    chosen = db.session.get(Collection, form.collection.data or 0)
+    if shown is None or chosen is None or shown.id == chosen.id:
+        return
+    if form.interval_days() == shown.default_interval_days:
+        form.set_interval(chosen.default_interval_days)
+    if form.is_public.data == shown.is_public:
+        form.is_public.data = chosen.is_public
+    if card_request is None and form.verifier_team.data == shown.team_id:
+        form.verifier_team.data = chosen.team_id
+
+
+def collection_defaults(form):
+    """Each selectable collection's defaults, for the editor's script."""
+    ids = [int(choice.value) for choice in form.collection.choices]
+    return json.dumps({str(c.id): {"interval": c.default_interval_days, "public": c.is_public, "team": c.team_id}
+                       for c in db.session.scalars(select(Collection).where(Collection.id.in_(ids)))})
+
+
 @bp.route("/cards/new", methods=["GET", "POST"])
 def new():
     form = CardForm()
     _fill_choices(form)
     if not form.collection.choices:
         abort(403, "You cannot create cards: no collection is owned by a team of yours.")
-    if request.method == "GET":
-        preset = db.session.scalar(select(Collection).filter_by(slug=request.args.get("collection", "")))
-        if preset is not None and permissions.can_write_in(current_user, preset):
-            form.collection.data = preset.id
-            form.verifier_team.data = preset.team_id
-            form.set_interval(preset.default_interval_days)
-            form.is_public.data = preset.is_public
-        else:
-            form.set_interval(90)
-        form.owner.data = current_user.id
     card_request = db.session.get(CardRequest, request.values.get("request", type=db_int) or 0)
     if card_request is not None and card_request.fulfilled_at is not None:
         card_request = None
-    if request.method == "GET" and card_request is not None:
-        form.title.data = card_request.query
+    if request.method == "GET":
+        writable = [int(choice.value) for choice in form.collection.choices]
+        preset = db.session.scalar(select(Collection).filter_by(slug=request.args.get("collection", "")))
+        if preset is None or preset.id not in writable:
+            # A request's card goes to a collection of the team asked, when the author may write there.
+            owned = [c for c in db.session.scalars(select(Collection).where(Collection.id.in_(writable))
+                                                   .order_by(Collection.position, Collection.name))]
+            preset = next((c for c in owned if card_request and c.team_id == card_request.team_id), owned[0])
+        preset_collection(form, preset, card_request.team if card_request else None)
+        form.owner.data = current_user.id
+        if card_request is not None:
+            form.title.data = card_request.query
     if form.validate_on_submit():
+        follow_collection(form, card_request)
         coll, owner, team = _chosen(form)
 
         def create():
@@ -173,10 +209,14 @@ def new():
 
         saved, card = save(form, create, CARD_FIELDS)
         if saved:
-            flash("Card created. It is a draft until someone verifies it.", "success")
+            flash("Card created. It is a draft until someone verifies it: until then nobody tells customers "
+                  "its words.", "success")
+            if not permissions.can_verify(current_user, card):
+                who = ", ".join(u.name for u in verifiers_of(card.verifier_team)) or "nobody yet (ask an admin)"
+                flash(f"{card.verifier_team.name} verifies it: {who}. They see it in their queue.", "info")
             return redirect(url_for("cards.detail", card_id=card.id))
-    return render_template("cards/edit.html", form=form, card=None, card_request=card_request), \
-        400 if form.errors else 200
+    return render_template("cards/edit.html", form=form, card=None, card_request=card_request,
+                           defaults=collection_defaults(form)), 400 if form.errors else 200
 
 
 @bp.route("/cards/<int:card_id>/edit", methods=["GET", "POST"])

@@ -5,10 +5,11 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from kb import audit
 from kb.dates import utcnow
+from kb.deferred import later
 from kb.extensions import db
 from kb.models import ApiToken
 from kb.validation import Invalid
@@ -79,9 +80,12 @@ def authenticate(secret, now=None):
         return None
     now = now or utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
-        token.last_used_at = now
-        db.session.commit()
+        later(_used, token.id, now)  # after the response: a bot's request never waits for this write
     return token
+
+
+def _used(token_id, now):
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 def all_tokens():
