@@ -133,7 +133,13 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
       if (draft) copy.setAttribute("data-draft", "1");
       if (data.search_id) copy.setAttribute("data-sid", data.search_id);
       var head = el("div", "suggest-head");
-      head.appendChild(link); head.appendChild(badge); head.appendChild(copy);
+      head.appendChild(link); head.appendChild(badge);
+      if (r.pending && !draft) {
+        var tag = el("span", "tag warn", "pending change");
+        tag.title = "Revision " + r.pending.revision + " awaits verification; Copy gives the verified answer";
+        head.appendChild(tag);
+      }
+      head.appendChild(copy);
       row.appendChild(head); row.appendChild(snippet); row.appendChild(meta);
       row.appendChild(el("div", "copy-panel"));
       row.lastChild.hidden = true;

@@ -9,7 +9,7 @@ from kb.models import FLAG_KINDS
 from kb.search import query
 from kb.verification import policy
 
-MAX_ID = 2**63 - 1  # ids a database column holds (kb.web.MAX_ID); a larger one is a 404
+MAX_ID = 2**63 - 1  # ids a database column holds (kb.ids.MAX_ID); a larger one is a 404
 
 
 def _ref(name, kind="schemas"):
@@ -90,12 +90,28 @@ SCHEMAS = {
         }, optional=("field", "suggestions")),
     }),
     "Reason": REASON,
+    "Pending": {**_object({
+        "revision": INTEGER,
+        "title": STRING,
+        "answer_markdown": STRING,
+        "answer_html": STRING,
+        "answer_text": STRING,
+        "tags": {"type": "array", "items": STRING},
+        "placeholders": {"type": "array", "items": STRING},
+        "author": STRING,
+        "created_at": DATE_TIME,
+        "summary": STRING,
+    }), "description": "Agents only: the current wording while it awaits verification (an edit, or a draft "
+                       "never verified). To read, never to send: customers are told the served wording."},
     "Card": {**_object({
         "id": INTEGER,
-        "title": STRING,
-        "answer_markdown": {"type": "string", "description": "The answer as written (Markdown)."},
-        "answer_html": {"type": "string", "description": "The answer rendered to safe HTML."},
-        "answer_text": {"type": "string", "description": "The answer as plain text (for chat)."},
+        "title": {**STRING, "description": "The served (verified) question; a draft's own title."},
+        "answer_markdown": _nullable({**STRING, "description": "The served answer as written (Markdown): the "
+                                                              "verified revision. Null for a draft."}),
+        "answer_html": _nullable({**STRING, "description": "The served answer as safe HTML; links to other "
+                                                          "cards point at their FAQ pages. Null for a draft."}),
+        "answer_text": _nullable({**STRING, "description": "The served answer as plain text for chat: what "
+                                                          "every channel tells customers. Null for a draft."}),
         "placeholders": {"type": "array", "items": STRING,
                          "description": "`{name}` fields in the answer (e.g. `customer_name`, `order_number`), in "
                                         "order of appearance: a bot fills them from its conversation."},
@@ -105,8 +121,8 @@ SCHEMAS = {
         "verified_by": _nullable({**STRING, "description": "Who verified it last."}),
         "verifying_team": STRING,
         "next_due": _nullable({**DATE_TIME, "description": "When the verification lapses."}),
-        "revision": {**INTEGER, "description": "The revision shown: the verified one for `public:read`, the "
-                                               "current one for `internal:read`."},
+        "revision": _nullable({**INTEGER, "description": "The revision of `answer_*`: the verified one, for "
+                                                         "every caller. Null for a draft."}),
         "url": {**URL, "description": "The card's page (the public FAQ page for `public:read`)."},
         "score": {"type": "number", "description": "Relevance (`/answer` only)."},
         # Agents only (`internal:read`):
@@ -116,13 +132,16 @@ SCHEMAS = {
         "internal_notes": {**STRING, "description": "Agents only."},
         "owner": {**STRING, "description": "Agents only: the owner's name."},
         "verified_revision": _nullable({**INTEGER, "description": "Agents only: the revision last verified."}),
+        "current_revision": {**INTEGER, "description": "Agents only: the latest revision."},
+        "pending": _nullable({**_ref("Pending"), "description": "Agents only: the edit awaiting verification."}),
         "public": {"type": "boolean", "description": "Agents only."},
         "archived": {"type": "boolean", "description": "Agents only."},
         "updated_at": {**DATE_TIME, "description": "Agents only."},
-    }, optional=("score", "status", "reasons", "internal_notes", "owner", "verified_revision", "public",
-                 "archived", "updated_at")),
-        "description": "A card as served to the caller. `public:read` sees the verified wording of public "
-                       "cards; `internal:read` the current wording and the fields marked agents only."},
+    }, optional=("score", "status", "reasons", "internal_notes", "owner", "verified_revision", "current_revision",
+                 "pending", "public", "archived", "updated_at")),
+        "description": "A card as served to the caller. `title` and `answer_*` are always the served (verified) "
+                       "wording, which every channel tells customers; `internal:read` also gets the fields "
+                       "marked agents only, including the `pending` edit."},
     "SearchResult": _object({
         "id": INTEGER,
         "title": STRING,
@@ -134,9 +153,12 @@ SCHEMAS = {
         "tags": {"type": "array", "items": STRING},
         "verified_at": _nullable(DATE_TIME),
         "url": URL,
+        "pending": _nullable({**_object({"revision": INTEGER, "title": STRING, "snippet": STRING}),
+                              "description": "`internal:read` only: an edit awaiting verification (or a draft); "
+                                             "`title` and `snippet` above are the served wording."}),
         "explain": {"type": "object", "description": "How the score came about (`explain=1`, signed-in "
                                                      "verifiers only).", "additionalProperties": True},
-    }, optional=("explain",)),
+    }, optional=("explain", "pending")),
     "Facet": _object({"value": STRING, "label": STRING, "count": INTEGER}),
     "SearchResponse": _object({
         "results": {"type": "array", "items": _ref("SearchResult")},
@@ -145,7 +167,8 @@ SCHEMAS = {
         "next_cursor": _nullable({**STRING, "description": "Pass as `cursor` for the next page; null on the "
                                                            "last."}),
         "notice": _nullable({**STRING, "description": "Something to tell the person who searched."}),
-        "search_id": _nullable({**INTEGER, "description": "Set for signed-in agents only; null for tokens."}),
+        "search_id": _nullable({**STRING, "description": "Set for signed-in agents only; null for tokens. "
+                                                          "Pass it on (`sid`) so an open or a copy is credited."}),
         "facets": {**_object({name: {"type": "array", "items": _ref("Facet")}
                               for name in ("collection", "status", "tag", "owner")}),
                    "description": "Counts per value (`facets=1`, `internal:read` only)."},

@@ -104,18 +104,26 @@ def cards_for(hits):
 
 
 def hit_json(hit, card, search_id=None, explain=False):
-    """One result as the API documents it. Status and reasons are the card's live ones."""
+    """One result as the API documents it: `title` and `snippet` are the served (verified) wording, what
+    an agent tells the customer; `pending` is an unverified edit (or, for a draft, the draft itself) to
+    read. Status and reasons are the card's live ones."""
     if card is not None:
         st = status_of(card)
         status, reasons = st.code, [{"code": r.code, "message": r.message} for r in st.reasons]
         collection = {"id": card.collection_id, "name": card.collection.name, "slug": card.collection.slug}
         verified_at = card.verified_at.isoformat().replace("+00:00", "Z") if card.verified_at else None
+        pending = None
+        if card.revision_number != card.verified_revision_number:
+            pending = {"revision": card.revision_number, "title": card.title, "snippet": hit.snippet}
     else:  # removed since the index saw it: the feed will drop it
-        status, reasons, collection, verified_at = hit.status, [], {"id": hit.collection_id}, hit.verified_at
+        status, reasons, collection, verified_at, pending = hit.status, [], {"id": hit.collection_id}, \
+            hit.verified_at, None
     url = url_for("cards.detail", card_id=hit.id, sid=search_id) if search_id else url_for("cards.detail",
                                                                                              card_id=hit.id)
-    out = {"id": hit.id, "title": hit.title, "snippet": hit.snippet, "status": status, "reasons": reasons,
-           "collection": collection, "tags": hit.tags, "verified_at": verified_at, "url": url}
+    served = hit.served_title is not None
+    out = {"id": hit.id, "title": hit.served_title if served else hit.title,
+           "snippet": hit.served_snippet if served else hit.snippet, "status": status, "reasons": reasons,
+           "collection": collection, "tags": hit.tags, "verified_at": verified_at, "url": url, "pending": pending}
     if explain and hit.explain is not None:
         out["explain"] = hit.explain
     return out
