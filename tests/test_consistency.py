@@ -58,6 +58,11 @@ def test_every_public_demo_card_reads_the_same_everywhere(app, client, auth):
             assert body["answer_markdown"] == answer and body["title"] == title
             assert text_of(body["answer_html"]) == text_of(html)
         assert agent is not None and text_of(agent) == text_of(html), card_id
+        copied = client.get(f"/cards/{card_id}/answer.json").get_json()  # what "Copy answer" puts on the clipboard
+        faq_text = markup.text_of_html(faq_answer.group(1))
+        assert copied["text"] == faq_text and not copied["draft"], card_id
+        if bot[card_id].ok:
+            assert copied["text"] == api.get_json()["answer_text"], card_id
         if bot[card_id].ok:
             reply = client.get("/api/v1/answer", query_string={"q": title}, headers={"Authorization": token})
             if reply.status_code == 200 and reply.get_json()["id"] == card_id:
@@ -111,3 +116,28 @@ def test_an_edit_reaches_the_customers_only_when_verified_and_everywhere_at_once
         operations.verify_card(db.session.get(Card, card.id), db.session.get(User, expert.id))
         db.session.commit()
     assert all(new in text and old not in text for text in everywhere())
+
+
+def test_no_customer_of_the_demo_ever_reads_a_raw_placeholder(app, client):
+    """Every FAQ page of the demo and its FAQPage JSON-LD: no `{placeholder}` anywhere."""
+    import json
+
+    from kb.models import Collection
+
+    with app.app_context():
+        demo.seed()
+        db.session.commit()
+        slugs = list(db.session.scalars(select(Collection.slug).where(Collection.is_public)))
+        card_ids = list(db.session.scalars(select(Card.id).where(Card.is_public)))
+        with_placeholders = [c.id for c in db.session.scalars(select(Card).where(~Card.is_public))
+                             if markup.placeholders(c.answer)]
+    assert with_placeholders  # the demo still has agents' templates with placeholders, internal ones
+    pages = [client.get("/faq/")] + [client.get(f"/faq/{slug}") for slug in slugs]
+    pages += [r for r in (client.get(f"/faq/cards/{i}", follow_redirects=True) for i in card_ids) if r.status_code == 200]
+    assert len(pages) > len(slugs) + 10
+    for response in pages:
+        html = response.get_data(as_text=True)
+        assert not markup.PLACEHOLDER.search(html), response.request.path
+        for block in re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S):
+            for entry in json.loads(block)["mainEntity"]:
+                assert not markup.PLACEHOLDER.search(entry["name"] + entry["acceptedAnswer"]["text"])
