@@ -3,10 +3,10 @@ domain (status in `kb.verification.status`, card lookups beside the card views).
 import json
 
 from flask import current_app, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from kb import dates

@@ -12,9 +12,9 @@ from kb.accounts import operations, permissions
 from kb.cards import operations as card_operations
 from kb.cards.forms import CollectionForm, options
 from kb.extensions import db
-from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
 from kb.forms import save
 from kb.ids import db_int
+from kb.models import ROLES, AuditEvent, Card, Collection, Membership, Team, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -1,7 +1,7 @@
 """Card pages: home, collections, a card, the editor, verification, history and diffs."""
 import json
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -15,6 +15,8 @@ from kb.channels import serving
 from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
+from kb.forms import save
+from kb.ids import db_int
 from kb.models import VERIFIER_ROLES, Card, CardRequest, Collection, Team, User
 from kb.search import gaps, usage
 from kb.verification import flags
@@ -22,8 +24,6 @@ from kb.verification.facts import user_active_at
 from kb.verification.forms import FlagForm
 from kb.verification.notify import verifiers_of
 from kb.verification.status import prefetch
-from kb.forms import save
-from kb.ids import db_int
 
 bp = Blueprint("cards", __name__)
 # Operation field names that the card form shows under another field.

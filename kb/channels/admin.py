@@ -11,8 +11,8 @@ from kb.accounts import views as admin_views
 from kb.cards.forms import options
 from kb.channels import tokens
 from kb.extensions import db
-from kb.models import ApiToken
 from kb.forms import save
+from kb.models import ApiToken
 
 bp = Blueprint("tokens", __name__, url_prefix="/admin/tokens")
 

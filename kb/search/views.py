@@ -20,13 +20,13 @@ from kb.channels import copy
 from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
+from kb.forms import flash_form_errors, save
+from kb.ids import db_int
 from kb.models import Collection, SynonymSet, Team
 from kb.search import gaps, service, synonyms, usage
 from kb.search.forms import RequestForm, SynonymForm, SynonymImportForm
 from kb.validation import Invalid
 from kb.verification import policy
-from kb.forms import flash_form_errors, save
-from kb.ids import db_int
 
 bp = Blueprint("search", __name__)
 

@@ -2,7 +2,6 @@
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,7 +16,10 @@ from kb.cards import operations
 from kb.cards.forms import options
 from kb.cards.views import get_card
 from kb.dates import local, utcnow
+from kb.deferred import later
 from kb.extensions import db
+from kb.forms import flash_form_errors, save
+from kb.ids import db_int
 from kb.models import VERIFIER_ROLES, Card, Collection, Flag, Notification, Team, User
 from kb.search import conflicts
 from kb.validation import Invalid
@@ -26,8 +28,6 @@ from kb.verification.facts import user_active_at
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
 from kb.verification.notify import deliver_pending
 from kb.verification.status import current_instant, status_of
-from kb.forms import flash_form_errors, save
-from kb.ids import db_int
 
 bp = Blueprint("verification", __name__)
 
@@ -38,11 +38,9 @@ def experts_only():
 
 
 def deliver_quietly():
-    """Send the e-mail of notifications just committed; failures are retried by the next cron run."""
-    try:
-        deliver_pending(limit=50)
-    except Exception:  # mail must never break the page that triggered it
-        current_app.logger.exception("mail delivery failed")
+    """Send the e-mail of notifications just committed, after the response (an SMTP server never makes the
+    page wait, nor breaks it); failures are retried by the mail job."""
+    later(deliver_pending, limit=50)
 
 
 @bp.post("/cards/<int:card_id>/flags")
