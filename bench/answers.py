@@ -1,20 +1,27 @@
-"""How often the chatbot's /api/v1/answer is right, wrong or hands over, on the demo data.
+"""How often the chatbot's /api/v1/answer is right, wrong or hands over: on the demo data and on a real
+FAQ nobody here wrote (CPython's, bench/faq_corpus.py), per kind of question.
 
-Usage: .venv/bin/python bench/answers.py [--grid]
+Usage: .venv/bin/python bench/answers.py [--set demo|faq|both] [--grid] [--json] [--wrong]
 
-Questions: the relevance set (tests/relevance/queries.json: each has the cards that answer it) plus
-questions no demo card answers (OFF_TOPIC). For each, `kb.channels.finding.answer` (what the endpoint
-calls) either answers with a card or refuses. Printed: answered right, answered wrong (the failure that
-matters: a bot confidently giving a wrong policy), handed over although a served card answers it, and
-off-topic questions answered (wrong by definition). `--grid` repeats this for several settings of
-API_ANSWER_MIN_COVERAGE and API_ANSWER_MARGIN.
+Demo questions: the relevance set (tests/relevance/queries.json: each has the cards that answer it) plus
+questions no demo card answers (OFF_TOPIC). FAQ questions: bench/data/python-faq-queries.json, in a
+tuning half and a test half (exact and near titles, same-words-other-order pairs, symbols, paraphrases,
+off-topic). For each, `kb.channels.finding.answer` (what the endpoint calls) answers with a card or
+hands over. Per kind: right (a card that answers it; for off-topic questions, and those whose cards
+the chatbot is not served, handing over), wrong (a
+card that does not — the failure that matters: a bot confidently giving a wrong answer), and handed
+over although a card answers it. `--grid` repeats the FAQ tuning half (tune on it alone) and the demo
+for several settings of API_ANSWER_MIN_COVERAGE, API_ANSWER_MARGIN and finding.TITLE_MATCH.
 """
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import faq_corpus  # noqa: E402
+import faq_queries  # noqa: E402
 from relevance import load_queries, seed_demo  # noqa: E402
 
 OFF_TOPIC = [
@@ -23,67 +30,136 @@ OFF_TOPIC = [
     "can you recommend a good restaurant", "how do I reset my router", "do you ship to mars",
     "is it going to rain tomorrow", "what size is the eiffel tower",
 ]
+OUTCOMES = ("right", "wrong", "handed over")
 
 
-def run(app, coverage, margin):
-    from sqlalchemy import select
+def demo_questions():
+    return [{**q, "half": "demo"} for q in load_queries()] + [
+        {"query": q, "kind": "offtopic", "expected": [], "half": "demo"} for q in OFF_TOPIC]
 
+
+def outcomes(app, questions, card_ids):
+    """One row per question: its kind and half, the outcome, and the title answered. A question whose
+    cards the chatbot is not served (internal, drafts) is rightly handed over, like an off-topic one."""
     from kb.channels import finding, serving
-    from kb.extensions import db
-    from kb.models import Card
     from kb.search import synonyms
 
-    app.config.update(API_ANSWER_MIN_COVERAGE=coverage, API_ANSWER_MARGIN=margin)
-    counts = {"right": 0, "wrong": 0, "handed over (answerable)": 0, "handed over (not served)": 0,
-              "off-topic answered": 0, "off-topic handed over": 0}
-    wrong = []
+    rows = []
     with app.app_context():
-        keys = dict(db.session.execute(select(Card.external_id, Card.id)).all())
         table = synonyms.table()
-        for q in load_queries():
-            expected = {keys[k] for k in q["expected"] if k in keys}
-            answerable = any(s.ok for s in serving.serve_many(serving.load(sorted(expected)), serving.CHATBOT))
+        served = {s.card.id for s in serving.serve_many(serving.load(sorted(set(card_ids.values()))),
+                                                        serving.CHATBOT) if s.ok}
+        for q in questions:
+            expected = {card_ids[k] for k in q["expected"] if k in card_ids} & served
             found = finding.answer(q["query"], table)
             if found.served is None:
-                counts["handed over (answerable)" if answerable else "handed over (not served)"] += 1
-            elif found.served.card.id in expected:
-                counts["right"] += 1
+                outcome = "right" if not expected else "handed over"
             else:
-                counts["wrong"] += 1
-                wrong.append((q["query"], found.served.revision.title))
-        for question in OFF_TOPIC:
-            found = finding.answer(question, table)
-            if found.served is None:
-                counts["off-topic handed over"] += 1
-            else:
-                counts["off-topic answered"] += 1
-                wrong.append((question, found.served.revision.title))
-    return counts, wrong
+                outcome = "right" if found.served.card.id in expected else "wrong"
+            rows.append({"query": q["query"], "kind": q["kind"], "half": q["half"], "outcome": outcome,
+                         "answered": found.served.revision.title if found.served else None, "why": found.why})
+    return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", action="store_true")
-    args = parser.parse_args()
+def summary(rows):
+    """{(half, kind): {outcome: count}}, with an "all" kind per half."""
+    out = {}
+    for row in rows:
+        for kind in (row["kind"], "all"):
+            counts = out.setdefault((row["half"], kind), dict.fromkeys(OUTCOMES, 0))
+            counts[row["outcome"]] += 1
+    return out
+
+
+def format_summary(rows, label):
+    lines = [f"{label}:", f"  {'half':<7}{'kind':<12}{'n':>5}{'right':>7}{'wrong':>7}{'handed over':>13}"]
+    for (half, kind), counts in sorted(summary(rows).items(), key=lambda kv: (kv[0][0], kv[0][1] == "all", kv[0][1])):
+        lines.append(f"  {half:<7}{kind:<12}{sum(counts.values()):>5}{counts['right']:>7}{counts['wrong']:>7}"
+                     f"{counts['handed over']:>13}")
+    return "\n".join(lines)
+
+
+def new_app():
     from flask_migrate import upgrade
 
     from kb import create_app
 
-    folder = tempfile.mkdtemp(prefix="kb-answers-")
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
-                     instance_path=folder)
+                     instance_path=tempfile.mkdtemp(prefix="kb-answers-"))
     with app.app_context():
         upgrade()
+    return app
+
+
+def demo_app():
+    from sqlalchemy import select
+
+    from kb.extensions import db
+    from kb.models import Card
+
+    app = new_app()
     seed_demo(app)
-    settings = [(app.config["API_ANSWER_MIN_COVERAGE"], app.config["API_ANSWER_MARGIN"])]
+    with app.app_context():
+        return app, dict(db.session.execute(select(Card.external_id, Card.id)).all())
+
+
+def faq_app():
+    app = new_app()
+    return app, faq_corpus.load(app)
+
+
+def settings(app, coverage, margin, title_match):
+    from kb.channels import finding
+
+    app.config.update(API_ANSWER_MIN_COVERAGE=coverage, API_ANSWER_MARGIN=margin)
+    finding.TITLE_MATCH = title_match
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("demo", "faq", "both"), default="both")
+    parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--wrong", action="store_true", help="list the questions answered wrongly or handed over")
+    args = parser.parse_args()
+    sets = []
+    if args.set in ("demo", "both"):
+        sets.append(("demo data", *demo_app(), demo_questions()))
+    if args.set in ("faq", "both"):
+        app, ids = faq_app()
+        halves = ("tuning",) if args.grid else ("tuning", "test")
+        sets.append(("Python FAQ", app, ids, [q for q in faq_queries.load() if q["half"] in halves]))
+    from kb.channels import finding
+
+    config = sets[0][1].config
+    grid = [(config["API_ANSWER_MIN_COVERAGE"], config["API_ANSWER_MARGIN"], finding.TITLE_MATCH)]
     if args.grid:
-        settings = [(c, m) for c in (0.0, 0.5, 0.6, 0.75, 0.9) for m in (1.0, 1.1, 1.2, 1.35)]
-    for coverage, margin in settings:
-        counts, wrong = run(app, coverage, margin)
-        print(f"coverage >= {coverage:.2f}, margin >= {margin:.2f}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        if not args.grid:
-            for question, title in wrong:
-                print(f"  wrong: {question!r} -> {title!r}")
+        grid = [(c, m, t) for c in (0.5, 0.6, 0.75, 0.9) for m in (1.1, 1.2, 1.35) for t in (0.5, 0.6, 0.75)]
+    report = []
+    for coverage, margin, title_match in grid:
+        for label, app, ids, questions in sets:
+            settings(app, coverage, margin, title_match)
+            rows = outcomes(app, questions, ids)
+            report.append({"set": label, "coverage": coverage, "margin": margin, "title_match": title_match,
+                           "rows": rows})
+            if args.json:
+                continue
+            setting = f"coverage >= {coverage:.2f}, margin >= {margin:.2f}, title match >= {title_match:.2f}"
+            if args.grid:
+                counts = summary(rows)
+                print(f"{label:<11} {setting}: " + "; ".join(
+                    f"{half} right {c['right']} wrong {c['wrong']} handed over {c['handed over']}"
+                    for (half, kind), c in sorted(counts.items()) if kind == "all"))
+                continue
+            print(format_summary(rows, f"{label} ({setting})"))
+            if args.wrong:
+                for row in rows:
+                    if row["outcome"] != "right":
+                        print(f"    {row['outcome']:<11} [{row['half']}/{row['kind']}] {row['query']!r}"
+                              f" -> {row['answered']!r} {row['why']}")
+            print()
+    if args.json:
+        print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""Agents' search on a real FAQ nobody here wrote: recall@5 and MRR over the Python FAQ query sets, against
+plain Whoosh BM25F on the same cards.
+
+Usage: .venv/bin/python bench/faq_relevance.py [--json]
+
+Cards: bench/data/python-faq.jsonl (bench/faq_corpus.py); queries: bench/data/python-faq-queries.json
+(off-topic ones left out: they have no right card). Per kind and half:
+  recall@5: fraction of queries with an expected card among the first 5 hits;
+  MRR:      mean of 1/rank of the first expected card within the first 10 hits (0 when absent).
+"kb" is `kb.search.query.search` as the agents' pages call it (synonyms: none here). The reference is
+the plain Whoosh index of bench/search_bench.py (StemmingAnalyzer over title and body, BM25F), queried
+with its default parser (every word required, as search_bench.py times it) and with OR between words.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import faq_corpus  # noqa: E402
+import faq_queries  # noqa: E402
+
+TOP, DEPTH = 5, 10
+
+
+def ranks(search, queries, ids):
+    """Per query: the rank of its first expected card in `search(text)` (card ids, best first), or None."""
+    rows = []
+    for q in queries:
+        expected = {ids[k] for k in q["expected"]}
+        found = search(q["query"])[:DEPTH]
+        rank = next((n for n, card in enumerate(found, 1) if card in expected), None)
+        rows.append({**q, "rank": rank})
+    return rows
+
+
+def summary(rows):
+    out = {}
+    for row in rows:
+        for key in ((row["half"], row["kind"]), (row["half"], "all")):
+            out.setdefault(key, []).append(row["rank"])
+    return {key: {"n": len(r), f"recall@{TOP}": sum(x is not None and x <= TOP for x in r) / len(r),
+                  "mrr": sum(1 / x if x else 0.0 for x in r) / len(r)} for key, r in out.items()}
+
+
+def plain_whoosh(app, folder):
+    """search(text) -> card ids, on a plain Whoosh index of the same cards (AND and OR parsers)."""
+    from search_bench import plain_whoosh_build
+    from whoosh import qparser
+
+    database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    ix, _ = plain_whoosh_build(database, os.path.join(folder, "plain-whoosh"), 1)
+    searcher = ix.searcher()
+
+    def make(group):
+        parser = qparser.MultifieldParser(["title", "body"], ix.schema, group=group)
+        return lambda text: [int(hit["id"]) for hit in searcher.search(parser.parse(text), limit=DEPTH)]
+
+    return {"plain Whoosh, all words": make(qparser.AndGroup), "plain Whoosh, any word": make(qparser.OrGroup)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from flask_migrate import upgrade
+
+    from kb import create_app
+    from kb.search import query
+
+    folder = tempfile.mkdtemp(prefix="kb-faq-relevance-")
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
+                     instance_path=folder)
+    with app.app_context():
+        upgrade()
+    ids = faq_corpus.load(app)
+    queries = [q for q in faq_queries.load() if q["expected"]]
+    with app.app_context():
+        engines = {"kb": lambda text: [hit.id for hit in query.search(text, limit=DEPTH).hits],
+                   **plain_whoosh(app, folder)}
+        report = {name: summary(ranks(search, queries, ids)) for name, search in engines.items()}
+    if args.json:
+        print(json.dumps({name: {f"{h}/{k}": v for (h, k), v in s.items()} for name, s in report.items()}, indent=1))
+        return
+    keys = sorted(report["kb"], key=lambda key: (key[0], key[1] == "all", key[1]))
+    print(f"{'half':<7}{'kind':<12}{'n':>4}" + "".join(f"{name:>28}" for name in report))
+    print(f"{'':<23}" + "".join(f"{f'recall@{TOP}  MRR':>28}" for _ in report))
+    for key in keys:
+        print(f"{key[0]:<7}{key[1]:<12}{report['kb'][key]['n']:>4}" + "".join(
+            f"{s[key][f'recall@{TOP}']:>20.3f}{s[key]['mrr']:>8.3f}" for s in report.values()))
+
+
+if __name__ == "__main__":
+    main()
