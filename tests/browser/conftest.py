@@ -17,6 +17,7 @@ import threading
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+AGENT = ("agent@example.com", "agent-demo")  # the demo agent (kb/demo_content.py)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -74,14 +75,17 @@ def live_app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_url(live_app):
-    """Serve the app on a free port of 127.0.0.1 from a background thread; shut it down afterwards."""
+    """Serve the app on a free port of 127.0.0.1 from a background thread; shut it down afterwards.
+    EXTERNAL_URL is that address, so the FAQ links that answers carry lead somewhere a test can open."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kb-test-server", daemon=True)
     thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    live_app.config["EXTERNAL_URL"] = url
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
@@ -115,6 +119,39 @@ def _log_in(page, email, password):
 def log_in():
     """`log_in(page, email, password)`: fill and submit the sign-in form that is on the page."""
     return _log_in
+
+
+@pytest.fixture
+def sign_in(log_in, base_url):
+    """`sign_in(page)`: sign in as the demo agent (or `email`, `password`); wait for kb.js (deferred), which
+    wires the search box and the copy buttons."""
+    def sign_in(page, email=AGENT[0], password=AGENT[1]):
+        page.goto("/login")
+        log_in(page, email, password)
+        expect(page).to_have_url(f"{base_url}/")
+        page.wait_for_load_state("load")
+
+    return sign_in
+
+
+class Clipboard:
+    """The page's real clipboard (navigator.clipboard), readable and writable by the app's origin."""
+
+    def __init__(self, page, origin):
+        self.page = page
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+
+    def read(self):
+        return self.page.evaluate("navigator.clipboard.readText()")
+
+    def write(self, text):
+        self.page.evaluate("text => navigator.clipboard.writeText(text)", text)
+
+
+@pytest.fixture
+def clipboard(page, base_url):
+    """The real clipboard of `page` (`clipboard.read()`, `clipboard.write(text)`), permissions granted."""
+    return Clipboard(page, base_url)
 
 
 @pytest.fixture

@@ -51,6 +51,20 @@ def card_badge(page):
     return page.locator(".card-page .heading .badge")
 
 
+def expect_pending_change(page, revision, verified_revision):
+    """The card page shows `revision` (which adds NEW_SENTENCE) as a pending change, apart from the answer."""
+    pending = page.get_by_test_id("pending-change")
+    expect(pending.get_by_role("heading", level=2)).to_contain_text("Pending change, not verified yet")
+    expect(pending.get_by_role("heading", level=2)).to_contain_text(
+        re.compile(rf"revision {revision} by Leo Fischer, \d{{4}}-\d\d-\d\d"))
+    expect(pending).to_contain_text(f"keep the verified revision {verified_revision} until a verifier checks")
+    expect(pending.locator("pre.diff ins", has_text=NEW_SENTENCE)).to_have_count(1)
+    full = pending.locator("#pending-answer")
+    expect(full).to_be_hidden()
+    pending.get_by_text("The pending wording in full").click()
+    expect(full).to_contain_text(NEW_SENTENCE)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
@@ -89,10 +103,13 @@ def test_expert_edits_card_with_live_preview_history_and_diff(page, base_url, li
     page.get_by_label("What changed (for the history)").fill(SUMMARY)
     page.get_by_role("button", name="Save new revision").click()
 
-    # Back on the card: the flash and the new text.
+    # Back on the card: the flash; the answer for customers is still the verified one, and the new text is
+    # a pending change beside it, with its diff, author and date.
     expect(page).to_have_url(re.compile(r"/cards/\d+$"))
     expect(page.locator(".flash")).to_have_text(f"Saved as revision {new_revision}.")
-    expect(page.locator("#answer")).to_contain_text(NEW_SENTENCE)
+    expect(page.locator("#answer")).to_contain_text("as long as the order hasn't started shipping")
+    expect(page.locator("#answer")).not_to_contain_text(NEW_SENTENCE)
+    expect_pending_change(page, new_revision, old_revision)
 
     # History: the new revision is on top, current, with its summary.
     page.get_by_role("link", name="History", exact=True).click()
@@ -141,7 +158,8 @@ def test_expert_verifies_edited_card(page, live_app, card_id, log_in):
     expect(card_badge(page)).to_have_text("Needs verification")
     expect(page.locator("ul.reasons li[data-reason=edited]")).to_contain_text(
         f"Edited since verification (verified revision {revision - 1}, current revision {revision})")
-    expect(page.get_by_role("heading", name=re.compile(r"^Changed since the verified revision"))).to_be_visible()
+    expect(page.locator("#answer")).not_to_contain_text(NEW_SENTENCE)
+    expect_pending_change(page, revision, revision - 1)
 
     verify = page.locator("section#verify")
     expect(verify.get_by_role("heading")).to_have_text(f"Verify revision {revision}")
@@ -151,6 +169,9 @@ def test_expert_verifies_edited_card(page, live_app, card_id, log_in):
     expect(page.locator(".flash")).to_have_text(f"Verified revision {revision}. Thank you.")
     expect(card_badge(page)).to_have_text("Verified")
     expect(page.locator("ul.reasons")).to_have_count(0)
+    # Verified: the new wording is the answer for customers now, and nothing is pending.
+    expect(page.locator("#answer")).to_contain_text(NEW_SENTENCE)
+    expect(page.get_by_test_id("pending-change")).to_have_count(0)
     history = page.locator("section", has=page.get_by_role("heading", name="Verification history"))
     entry = history.locator("li", has_text=VERIFY_NOTE)
     expect(entry).to_have_count(1)

@@ -16,20 +16,23 @@ except ImportError:  # pragma: no cover - the `browser` fixture skips, or fails 
 pytestmark = pytest.mark.browser
 
 # Demo data (kb/demo_content.py) the tests walk through.
-AGENT = ("agent@example.com", "agent-demo")
-CARD_KEY = "cancel-before-shipment"              # no placeholders; Markdown bold, a list and a relative link
+CARD_KEY = "cancel-before-shipment"              # no placeholders; Markdown bold, a list and a link to a card
 CARD_TITLE = "Can a customer cancel an order before it ships?"
-# Its answer as chat-ready plain text (kb.markup.plain_text): bold gone, "- " bullets, a relative link's text only.
+# Its answer as chat-ready plain text, as customers get it: bold gone, "- " bullets, and the link to the public
+# card "return-window" as that card's FAQ address (on EXTERNAL_URL, the live server here).
 CARD_TEXT_START = ("Yes, as long as the order hasn't started shipping.\n\n"
                    '- Status "Placed": cancel it yourself under Account → Orders → Cancel order. ')
 CARD_TEXT_LINK = "- Already shipped: we can no longer cancel. Refuse the delivery, or return it within 30 days of " \
-                 "delivery. See return windows.\n\n"
+                 "delivery. See return windows ({faq_url}).\n\n"
 CARD_TEXT_END = "Refunds for cancelled orders show up within 3–5 business days."
+LINKED_KEY = "return-window"                     # public, verified: the FAQ serves it
+LINKED_TITLE = "How long do I have to return something?"
+LINKED_SLUG = "how-long-do-i-have-to-return-something"
 
-PLACEHOLDER_CARD_KEY = "double-charge"           # "Hi {customer_name}, … for order {order_number} is a …"
-PLACEHOLDER_CARD_TITLE = "I was charged twice for one order. Can you fix it?"
-CUSTOMER_NAME = "Maria"
+PLACEHOLDER_CARD_KEY = "returnless-refund"       # internal: "I've checked order {order_number} and this applies …"
+PLACEHOLDER_CARD_TITLE = "Can I keep the item and still get a refund?"
 ORDER_NUMBER = "NW-4821937"
+SID = r"[A-Za-z0-9_-]+"                          # a search's id, handed out before its log row exists
 
 TYPO, CORRECTION = "refnud", "refund"
 PHONE = {"width": 390, "height": 844}
@@ -51,15 +54,6 @@ def suggest_items(page):
     return page.locator("#search-suggest .suggest-item")
 
 
-def sign_in(page, log_in, base_url):
-    """Sign in as the agent; wait for kb.js (deferred), which wires the search box and the copy buttons."""
-    page.goto("/login")
-    log_in(page, *AGENT)
-    expect(page).to_have_url(f"{base_url}/")
-    expect(page.locator(".topbar .me")).to_contain_text("Jordan Lee")
-    page.wait_for_load_state("load")
-
-
 def type_search(page, text):
     """Type into the top-bar box like a person; wait for the as-you-type list (debounced fetch)."""
     box = search_box(page)
@@ -70,22 +64,26 @@ def type_search(page, text):
     expect(suggest_items(page).first).to_be_visible()
 
 
-def allow_clipboard(page, base_url):
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+def search_event(app, search_ref, logged=lambda event: True, seconds=5):
+    """(query, opened card, copied card) of the search the pages know as `search_ref`, once `logged(event)`
+    holds: the log row and the opens and copies credited to it are written after their responses."""
+    import time
 
+    from sqlalchemy import select
 
-def read_clipboard(page):
-    return page.evaluate("navigator.clipboard.readText()")
-
-
-def search_event(app, search_id):
     from kb.extensions import db
     from kb.models import SearchEvent
 
-    with app.app_context():
-        event = db.session.get(SearchEvent, search_id)
-        assert event is not None, f"search {search_id} was not logged"
-        return event.query, event.opened_card_id, event.copied_card_id
+    deadline = time.monotonic() + seconds
+    while True:
+        with app.app_context():
+            event = db.session.scalar(select(SearchEvent).filter_by(ref=search_ref))
+            found = event is not None and logged(event)
+            if found or time.monotonic() > deadline:
+                assert event is not None, f"search {search_ref} was not logged"
+                assert found, f"search {search_ref} is logged as {(event.query, event.opened_card_id, event.copied_card_id)}"
+                return event.query, event.opened_card_id, event.copied_card_id
+        time.sleep(0.05)
 
 
 def assert_no_horizontal_overflow(page):
@@ -104,9 +102,9 @@ def assert_inside_viewport(page, locator):
 # Tests
 # ---------------------------------------------------------------------------------------------
 
-def test_slash_focuses_box_arrows_and_enter_open_card(page, base_url, live_app, log_in, card_key_to_id):
+def test_slash_focuses_box_arrows_and_enter_open_card(page, base_url, live_app, sign_in, card_key_to_id):
     card_id = card_key_to_id(CARD_KEY)
-    sign_in(page, log_in, base_url)
+    sign_in(page)
     box = search_box(page)
     expect(box).not_to_be_focused()
     expect(suggestions(page)).to_be_hidden()
@@ -151,10 +149,10 @@ def test_slash_focuses_box_arrows_and_enter_open_card(page, base_url, live_app, 
 
     # Enter opens the highlighted card, with the search id (the search log learns what was opened).
     page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(rf"^{re.escape(base_url)}/cards/{card_id}\?sid=\d+$"))
+    expect(page).to_have_url(re.compile(rf"^{re.escape(base_url)}/cards/{card_id}\?sid={SID}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
-    search_id = int(page.url.rsplit("sid=", 1)[1])
-    query, opened, _ = search_event(live_app, search_id)
+    search_id = page.url.rsplit("sid=", 1)[1]
+    query, opened, _ = search_event(live_app, search_id, lambda e: e.opened_card_id is not None)
     assert query == "cancel order" and opened == card_id
 
     # Escape closes the list. (Chromium's own Escape also clears a type=search box, whose input event closes
@@ -168,18 +166,19 @@ def test_slash_focuses_box_arrows_and_enter_open_card(page, base_url, live_app, 
     expect(box).to_have_attribute("aria-expanded", "false")
 
 
-def test_copy_answer_from_as_you_type_list(page, base_url, live_app, log_in, card_key_to_id):
-    card_id = card_key_to_id(CARD_KEY)
-    allow_clipboard(page, base_url)
-    sign_in(page, log_in, base_url)
+def test_copy_answer_from_as_you_type_list(page, base_url, live_app, sign_in, clipboard, card_key_to_id):
+    card_id, linked_id = card_key_to_id(CARD_KEY), card_key_to_id(LINKED_KEY)
+    faq_url = f"{base_url}/faq/cards/{linked_id}-{LINKED_SLUG}"
+    sign_in(page)
     assert page.evaluate("window.isSecureContext")  # 127.0.0.1: kb.js takes navigator.clipboard, not execCommand
-    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
+    clipboard.write("nothing copied yet")
 
     type_search(page, "cancel order")
     row = suggest_items(page).filter(has=page.locator("a.suggest-title", has_text=CARD_TITLE))
     expect(row).to_have_count(1)
     button = row.locator("button.copy-answer")
-    search_id = int(button.get_attribute("data-sid"))
+    search_id = button.get_attribute("data-sid")
+    assert re.fullmatch(SID, search_id), search_id
     with page.expect_response(re.compile(rf"/cards/{card_id}/copied$")) as copied:
         button.click()
     assert copied.value.ok
@@ -188,32 +187,40 @@ def test_copy_answer_from_as_you_type_list(page, base_url, live_app, log_in, car
     expect(button).to_have_attribute("data-copied", re.compile("."))
     # No placeholders: copied straight away, no form.
     expect(row.locator(".placeholder-form")).to_have_count(0)
-    text = read_clipboard(page)
+    text = clipboard.read()
     assert text == button.get_attribute("data-copied")
     assert text.startswith(CARD_TEXT_START), text
-    assert CARD_TEXT_LINK in text, text
+    assert CARD_TEXT_LINK.format(faq_url=faq_url) in text, text
     assert text.endswith(CARD_TEXT_END), text
-    for markdown in ("**", "](", "[return windows", "<", "*"):
+    for markdown in ("**", "](", "[return windows", "<", "*", "/cards/by-key/"):
         assert markdown not in text, (markdown, text)
     # The list stays open after copying; the copy is counted against the search it came from.
     expect(suggestions(page)).to_be_visible()
-    _, _, copied_card = search_event(live_app, search_id)
+    _, _, copied_card = search_event(live_app, search_id, lambda e: e.copied_card_id is not None)
     assert copied_card == card_id
 
+    # The link the customer gets opens the linked answer on the FAQ, signed out.
+    customer = page.context.browser.new_context(base_url=base_url)
+    try:
+        faq_page = customer.new_page()
+        response = faq_page.goto(faq_url)
+        assert response is not None and response.status == 200 and faq_page.url == faq_url
+        expect(faq_page.get_by_role("heading", level=1)).to_have_text(LINKED_TITLE)
+    finally:
+        customer.close()
 
-def test_copy_answer_with_placeholders_on_card_page(page, base_url, log_in, card_key_to_id):
+
+def test_copy_answer_with_placeholders_on_card_page(page, sign_in, clipboard, card_key_to_id):
     card_id = card_key_to_id(PLACEHOLDER_CARD_KEY)
-    allow_clipboard(page, base_url)
-    sign_in(page, log_in, base_url)
-    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
+    sign_in(page)
+    clipboard.write("nothing copied yet")
 
     page.goto(f"/cards/{card_id}")
     expect(page.get_by_role("heading", level=1)).to_have_text(PLACEHOLDER_CARD_TITLE)
     page.wait_for_load_state("load")
     answer = page.get_by_role("region", name="Customer-facing answer")
     expect(answer.get_by_role("heading", name="Answer for the customer")).to_be_visible()
-    marks = answer.locator("#answer mark.placeholder")
-    expect(marks).to_have_text(["{customer_name}", "{order_number}"])
+    expect(answer.locator("#answer mark.placeholder")).to_have_text(["{order_number}"])
 
     button = answer.locator("button.copy-answer")
     expect(button).to_have_text("Copy answer")
@@ -221,15 +228,13 @@ def test_copy_answer_with_placeholders_on_card_page(page, base_url, log_in, card
     form = answer.locator(".copy-panel .placeholder-form")
     expect(form).to_be_visible()
     expect(form).to_contain_text("Fill in before copying:")
-    name, order = form.locator('input[data-placeholder="customer_name"]'), form.locator(
-        'input[data-placeholder="order_number"]')
-    expect(name).to_be_focused()
-    expect(form.locator("label")).to_have_text(["Customer name", "Order number"])
+    order = form.locator('input[data-placeholder="order_number"]')
+    expect(order).to_be_focused()
+    expect(form.locator("label")).to_have_text(["Order number"])
     # Nothing is copied before the agent fills the form in.
-    assert read_clipboard(page) == "nothing copied yet"
+    assert clipboard.read() == "nothing copied yet"
     expect(button).not_to_have_attribute("data-copied", re.compile(".*"))
 
-    name.fill(CUSTOMER_NAME)
     order.fill(ORDER_NUMBER)
     with page.expect_response(re.compile(rf"/cards/{card_id}/copied$")) as copied:
         form.get_by_role("button", name="Copy", exact=True).click()
@@ -238,11 +243,11 @@ def test_copy_answer_with_placeholders_on_card_page(page, base_url, log_in, card
     expect(button).to_have_text("Copied ✓")
     expect(form).to_have_count(0)
     expect(answer.locator(".copy-panel")).to_be_hidden()
-    text = read_clipboard(page)
+    text = clipboard.read()
     assert text == button.get_attribute("data-copied")
-    assert text.startswith(f"Hi {CUSTOMER_NAME}, thanks for flagging this."), text
-    assert f"a double charge for order {ORDER_NUMBER} is a temporary hold plus the final payment." in text, text
-    for leftover in ("{customer_name}", "{order_number}", "{", "}", "**"):
+    assert text.startswith("Usually we need the item back before we refund it."), text
+    assert f"I've checked order {ORDER_NUMBER} and this applies to you: you'll receive a full refund" in text, text
+    for leftover in ("{order_number}", "{", "}", "**"):
         assert leftover not in text, (leftover, text)
 
 
@@ -276,11 +281,9 @@ def result_total(page):
     return int(meta.inner_text().split()[0])
 
 
-def test_results_page_facets_and_did_you_mean_without_javascript(no_js_page, base_url, log_in):
+def test_results_page_facets_and_did_you_mean_without_javascript(no_js_page, base_url, sign_in):
     page = no_js_page
-    page.goto("/login")
-    log_in(page, *AGENT)
-    expect(page).to_have_url(f"{base_url}/")
+    sign_in(page)
 
     # The top-bar box is a plain form: Enter submits to /search.
     search_box(page).fill(TYPO)
@@ -329,11 +332,10 @@ def test_results_page_facets_and_did_you_mean_without_javascript(no_js_page, bas
     expect(page.get_by_role("link", name="Clear filters")).to_be_visible()
 
 
-def test_phone_width_search_is_usable(page, base_url, log_in, card_key_to_id):
+def test_phone_width_search_is_usable(page, sign_in, clipboard, card_key_to_id):
     card_id = card_key_to_id(CARD_KEY)
     page.set_viewport_size(PHONE)
-    allow_clipboard(page, base_url)
-    sign_in(page, log_in, base_url)
+    sign_in(page)
     assert_no_horizontal_overflow(page)
 
     box = search_box(page)
@@ -354,14 +356,14 @@ def test_phone_width_search_is_usable(page, base_url, log_in, card_key_to_id):
     # Still usable: copy from the list, then open the card with the keyboard.
     row.locator("button.copy-answer").click()
     expect(row.locator("button.copy-answer")).to_have_text("Copied ✓")
-    assert read_clipboard(page).startswith(CARD_TEXT_START)
+    assert clipboard.read().startswith(CARD_TEXT_START)
     position = [t.strip() for t in items.locator("a.suggest-title").all_inner_texts()].index(CARD_TITLE)
     box.focus()
     for _ in range(position + 1):
         page.keyboard.press("ArrowDown")
     expect(row).to_have_class(re.compile(r"\bactive\b"))
     page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(rf"/cards/{card_id}\?sid=\d+$"))
+    expect(page).to_have_url(re.compile(rf"/cards/{card_id}\?sid={SID}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(CARD_TITLE)
     assert_no_horizontal_overflow(page)
 
