@@ -255,7 +255,7 @@ def _cut(text, width):
 @click.option("--force", is_flag=True, help="Send even if this week's digest went out already.")
 @with_appcontext
 def digest_command(now, force):
-    """Send each verifier their weekly digest: lapsed, due within 7 days, open flags (once a week)."""
+    """Send each verifier their weekly digest: lapsed, due soon, open flags (once a week)."""
     from kb.verification import digest, notify
 
     queued = digest.send_digests(now=now, force=force)

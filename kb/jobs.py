@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import or_, select, true, update
 
 from kb.dates import utcnow, zone
@@ -365,6 +366,14 @@ class Scheduler:
                 log.exception("a round of periodic jobs failed; the next one goes ahead")
             first = False
             wait = self.seconds_to_next()
+
+
+def run_now(name):
+    """Run one job at once, under its lease, from a page that just queued its work (the mail of a flag):
+    never beside another process running it. None when it is not scheduled or its lease is held."""
+    scheduler = Scheduler(current_app._get_current_object())
+    job = scheduler.jobs.get(name)
+    return scheduler.run(job, None) if job is not None else None
 
 
 _starting = threading.Lock()

@@ -105,7 +105,7 @@ def test_checker_queue_and_dashboard_on_postgres(pg_app):
         assert digest.send_digests(now=now) == 0
         team_ids = list(db.session.scalars(select(Team.id)))
         rows = dashboard.queue(team_ids, now, reason="edited")
-        assert rows and all("edited" in state.reasons for _, state, _ in rows)
+        assert rows and all("edited" in row.status.reason_codes for row in rows)
         figures = dashboard.current_figures(now)
         assert 0 < figures["score"] < 100 and figures["total"] == len(first.verdicts)
         assert db.session.scalar(select(func.count()).select_from(Notification)) > 0

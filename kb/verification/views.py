@@ -11,6 +11,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select, update
 
+from kb import jobs
 from kb.accounts import permissions
 from kb.cards import operations
 from kb.cards.forms import options
@@ -26,7 +27,6 @@ from kb.validation import Invalid
 from kb.verification import dashboard, flags, policy
 from kb.verification.facts import user_active_at
 from kb.verification.forms import BulkForm, DismissForm, FlagForm
-from kb.verification.notify import deliver_pending
 from kb.verification.status import current_instant, status_of
 
 bp = Blueprint("verification", __name__)
@@ -39,8 +39,8 @@ def experts_only():
 
 def deliver_quietly():
     """Send the e-mail of notifications just committed, after the response (an SMTP server never makes the
-    page wait, nor breaks it); failures are retried by the mail job."""
-    later(deliver_pending, limit=50)
+    page wait, nor breaks it), through the mail job's lease (never beside another process sending)."""
+    later(jobs.run_now, "mail")
 
 
 @bp.post("/cards/<int:card_id>/flags")
