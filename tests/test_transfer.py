@@ -64,7 +64,8 @@ BAD_LINES = [
     (line(public="yes"), "public must be true or false"),
     (line(tags="a,b"), "tags must be a list"),
     (line(titel="typo"), "unknown field(s) titel"),
-    (line(external_id="faq/general\n#what-is-python"), "external_id contains U+000A (a control character) at character 12"),
+    (line(external_id="faq/general\n#what-is-python"),
+     "external_id contains U+000A (a control character) at character 12"),
     (line(external_id="faq\u0000general"), "external_id contains U+0000 (a control character) at character 4"),
     (line(external_id="faq/general#\u202eyxal"), "external_id contains U+202E RIGHT-TO-LEFT OVERRIDE at character 13"),
     (line(external_id="faq/\u2066general"), "external_id contains U+2066 LEFT-TO-RIGHT ISOLATE"),
@@ -247,7 +248,7 @@ def _faq_lines():
     common = {"collection": "Python FAQ", "owner_email": "guido@example.com", "verifier_team": "Docs team",
               "public": True, "verified_at": "2026-11-01T10:00:00Z"}
     return [json.dumps({**common, "external_id": FAQ_ID, "title": "What is Python?",
-                        "answer": f"A programming language. To loop backwards, see [reversed](/cards/by-key/{target_key})."}),
+                        "answer": f"A language. To loop backwards, see [reversed](/cards/by-key/{target_key})."}),
             json.dumps({**common, "external_id": FAQ_URL_ID, "title": "How do I iterate over a sequence in reverse?",
                         "answer": "Use the `reversed()` built-in function."})]
 
@@ -291,12 +292,18 @@ def test_an_export_keeps_its_link_key_even_if_it_is_not_the_derived_one(app, wor
         assert [row["link_key"] for row in transfer.export_rows()][-1] == "what-is-python"
         report = transfer.import_lines([line(external_id=FAQ_ID, link_key="what-is-python", answer="Changed.")])
         assert report.updated == 1
+        # Without link_key the card keeps its own, so its derived key is free for another card.
+        derived = operations.link_key_for(FAQ_ID)
+        report = transfer.import_lines([line(external_id=FAQ_ID, answer="Again."), line(external_id=derived)])
+        assert (report.updated, report.created) == (1, 1)
+        assert (card_by(FAQ_ID).link_key, card_by(derived).link_key) == ("what-is-python", derived)
 
 
 def test_a_link_key_taken_by_another_card_is_a_clear_error_on_its_line(app, world):
     derived = operations.link_key_for(FAQ_ID)
     with app.app_context():
-        transfer.import_lines([line(title="Squatter?", external_id=derived), line(external_id="mine", link_key="mine-key")])
+        transfer.import_lines([line(title="Squatter?", external_id=derived),
+                               line(external_id="mine", link_key="mine-key")])
         before = count(Card)
         cases = [
             ([line(external_id=FAQ_ID)], f"link_key {derived!r} is already the key of the card {derived!r}"),

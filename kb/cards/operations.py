@@ -25,6 +25,7 @@ from kb.verification.notify import notify, verifiers_of
 CONTENT_FIELDS = ("title", "answer", "internal_notes", "tags")
 META_FIELDS = ("collection", "owner", "verifier_team", "interval_days", "is_public")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+COLLECTION_SLUG_MAX_CHARS = Collection.__table__.c.slug.type.length
 EXTERNAL_ID_MAX_CHARS = Card.__table__.c.external_id.type.length
 # What a /cards/by-key/<key> link may carry (kb.markup.CARD_LINK, kb.channels.faq.CARD_HREF).
 LINK_KEY_MAX_CHARS = Card.__table__.c.link_key.type.length
@@ -343,7 +344,7 @@ def clean_collection(name, slug, default_interval_days, team, exclude=None):
         errors["name"] = "is required"
     elif len(name) > 120:
         errors["name"] = "is longer than 120 characters"
-    if not SLUG.match(slug) or len(slug) > 80:
+    if not SLUG.match(slug) or len(slug) > COLLECTION_SLUG_MAX_CHARS:
         errors["slug"] = f"use lower-case letters, digits and single dashes (e.g. {slugify(name or slug)})"
     if team is None:
         errors["team"] = "is required"
@@ -360,7 +361,7 @@ def clean_collection(name, slug, default_interval_days, team, exclude=None):
     return name, slug
 
 
-def slugify(text, fallback="collection", max_chars=80):
+def slugify(text, fallback="collection", max_chars=COLLECTION_SLUG_MAX_CHARS):
     """A URL slug of `text` that keeps every language readable ("Când" → "cand", "Straße" → "strasse"):
     lower-case ASCII letters, digits and single dashes, cut at a word, else `fallback`.
 

@@ -184,31 +184,28 @@ def _default_teams(rows):
 
 
 def _link_key_errors(rows):
-    """Two cards may not share a link key: not two lines of the file, nor a line and a card of another
-    external id (an IntegrityError half-way through the import otherwise)."""
+    """Two cards may not share a link key: not two lines of the file, nor a new card and a card of the
+    database (an IntegrityError half-way through the import otherwise). A card that exists keeps its key."""
+    lines = [(number, clean) for number, clean in rows if clean["link_key"] is not None]
+    keys, ids = [clean["link_key"] for _, clean in lines], [clean["external_id"] for _, clean in lines]
+    holder = {}  # link key -> external id, of the cards these lines name or whose keys they want
+    for chunk in range(0, len(lines), 500):
+        holder.update(db.session.execute(select(Card.link_key, Card.external_id).where(or_(
+            Card.link_key.in_(keys[chunk:chunk + 500]), Card.external_id.in_(ids[chunk:chunk + 500])))).all())
+    key_of = {ext: key for key, ext in holder.items()}
     errors, seen = [], {}
-    for number, clean in rows:
-        key = clean["link_key"]
-        if key is None:
-            continue
-        if key in seen and seen[key][1] != clean["external_id"]:
-            errors.append((number, f"link_key {key!r} is also the key of line {seen[key][0]}"))
-        seen.setdefault(key, (number, clean["external_id"]))
-    keys, ids = list(seen), [ext for _, ext in seen.values()]
-    taken = {}
-    for chunk in range(0, len(keys), 500):
-        taken.update(db.session.execute(select(Card.link_key, Card.external_id).where(
-            or_(Card.link_key.in_(keys[chunk:chunk + 500]), Card.external_id.in_(ids[chunk:chunk + 500])))).all())
-    keys_of = {ext: key for key, ext in taken.items()}
-    for number, clean in rows:
+    for number, clean in lines:
         key, ext = clean["link_key"], clean["external_id"]
-        if key is None:
-            continue
-        if taken.get(key, ext) != ext:
-            errors.append((number, f"link_key {key!r} is already the key of the card {taken[key]!r}"))
-        elif keys_of.get(ext, key) != key and clean["link_key_given"]:
-            errors.append((number, f"link_key {key!r} differs from the card's {keys_of[ext]!r}, "
-                                   "which links to it use (a link key never changes)"))
+        if ext in key_of:
+            if clean["link_key_given"] and key != key_of[ext]:
+                errors.append((number, f"link_key {key!r} differs from the card's {key_of[ext]!r}, which links "
+                                       "to it use (a link key never changes)"))
+            key = key_of[ext]
+        elif key in holder:
+            errors.append((number, f"link_key {key!r} is already the key of the card {holder[key]!r}"))
+        if key in seen and seen[key][1] != ext:
+            errors.append((number, f"link_key {key!r} is also the key of line {seen[key][0]}"))
+        seen.setdefault(key, (number, ext))
     return errors
 
 
@@ -253,11 +250,12 @@ def _collection(name, team, cache, report, actor):
 
 
 def _free_slug(name):
-    """The slug of a new collection's name, numbered if another collection has it (and still 80 characters)."""
+    """The slug of a new collection's name, numbered if another collection has it (and still not too long)."""
     candidate, n = operations.slugify(name), 2
     while db.session.scalar(select(Collection.id).filter_by(slug=candidate)) is not None:
         suffix = f"-{n}"
-        candidate, n = operations.slugify(name, max_chars=80 - len(suffix)) + suffix, n + 1
+        candidate = operations.slugify(name, max_chars=operations.COLLECTION_SLUG_MAX_CHARS - len(suffix)) + suffix
+        n += 1
     return candidate
 
 
@@ -288,7 +286,7 @@ def apply(rows, actor=None):
                     external_id=clean["external_id"], link_key=clean["link_key"], summary="Imported",
                     now=clean["verified_at"] or now, **(clean["verified"] or content),
                 )
-            except operations.InvalidCard as exc:  # a generated id met an existing one: not the file's fault
+            except operations.InvalidCard as exc:  # parse checked the file: a generated id met another one
                 raise ImportFailed([(number, f"{k} {v}") for k, v in exc.errors.items()]) from None
             report.created += 1
             created.add(id(card))
