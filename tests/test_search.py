@@ -338,3 +338,30 @@ def test_as_you_type_prefixes_and_typos_in_the_last_word(client, auth, kb_cards)
     typo = client.get("/api/v1/search?prefix=1&q=refnud").get_json()  # no word starts so: a typo
     assert typo["did_you_mean"] == "refund" and typo["results"][0]["id"] == kb_cards["refund"].id
 
+
+
+def test_a_minus_before_a_number_or_an_operator_is_not_an_exclusion():
+    parsed = query.parse("-22 // 10 -refund ->", "en")
+    assert parsed.excluded == ["refund"]
+    assert [g.stems for g in parsed.groups] == [("-22",), ("//",), ("10",), ("->",)]
+    starred = query.parse("refu* **", "en")
+    assert [(g.kind, g.stems) for g in starred.groups] == [("prefix", ("refu",)), ("word", ("**",))]
+
+
+def test_a_draft_ranks_below_every_verified_card_matching_as_well_however_much_it_is_used(
+        app, kb_cards, make_card):
+    from kb.models import CardUsage
+    from kb.search import index as search_index
+
+    text = dict(answer="Gift cards never expire and work online.", tags=["gift"])
+    draft = make_card(kb_cards["other"], kb_cards["expert"], title="Do gift cards expire?", **text)
+    lapsed = make_card(kb_cards["other"], kb_cards["expert"], title="Do gift cards expire?",
+                       verified_at=utcnow() - timedelta(days=400), **text)
+    with app.app_context():
+        db.session.add(CardUsage(card_id=draft.id, views=5000, copies=0))  # the most use counts for
+        db.session.commit()
+        search_index.reindex()
+        hits = query.search("gift cards expire", explain=True).hits
+        assert [h.id for h in hits[:2]] == [lapsed.id, draft.id]
+        assert hits[1].explain["rank_multiplier"] > search_index.STATUS_FACTOR["draft"]  # boosted by use...
+        assert hits[1].score < hits[0].score  # ...and still below

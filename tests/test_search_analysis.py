@@ -61,3 +61,31 @@ def test_russian_cards_are_found_by_other_word_forms_and_without_yo(app, make_te
         for text in ("отмена заказа", "заказы", "еще не отправлен", "ОТМЕНИТЬ"):
             query._cache.clear()
             assert [h.id for h in query.search(text).hits] == [card.id], text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Why does -22 // 10 return -3?", ["Why", "does", "-22", "//", "10", "return", "-3"]),
+    ("x+=1; a->b, 2**-1, a != b, y := 2", ["x", "+=", "1", "a", "->", "b", "2", "**", "-1", "a", "!=", "b", "y", ":=",
+                                            "2"]),
+    ("e-mail, well-known, a - b -- c, 10-20", ["e", "mail", "well", "known", "a", "b", "c", "10", "20"]),
+    ("see https://example.com/a for 10% off (-5)", ["see", "https", "example", "com", "/", "a", "for", "10", "%", "off",
+                                                    "-5"]),
+    ("Really?! Yes: (maybe); 'ok' \"no\".", ["Really", "Yes", "maybe", "ok", "no"]),
+    ("C++ and C#", ["C", "++", "and", "C"]),
+])
+def test_operators_and_signed_numbers_are_tokens_and_punctuation_is_not(text, expected):
+    assert [m.group() for m in analysis.tokens(text)] == expected
+
+
+def test_operators_are_terms_of_their_own_and_never_stemmed():
+    assert analysis.words("Why does -22 // 10 return -3?") == ["-22", "//", "10", "return", "-3"]
+    assert analysis.words("2 ** 3 == 8") == ["2", "**", "3", "==", "8"]
+
+
+def test_searchable_text_keeps_the_operators_of_code():
+    from kb import markup
+    from kb.search import index
+
+    answer = "Write `2 ** 10` or **bold** *text*:\n\n```python\nx = a // b\n```\n\n- item"
+    assert index.plain(answer) == "Write 2 ** 10 or bold text: x = a // b item"
+    assert "**" not in markup.strip_markdown(answer)  # what the plain Markdown stripper alone would lose

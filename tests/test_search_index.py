@@ -216,3 +216,70 @@ def test_many_small_commits_are_merged_and_nothing_is_lost(app, world):
         assert si.status()["segments"] <= 3
         assert found("quokka11") == [card.id] and found("quokka10") == []
         assert found("shipping") == [world["shipping_card"].id]
+
+
+def _old_generation(app):
+    """A live generation as the previous version wrote it: no served-wording fields, no schema number."""
+    from whoosh import index
+
+    root, lang = app.config["INDEX_DIR"], si.language()
+    old = si.schema(lang)
+    for name in [n for n in old.names() if n.startswith(("public_", "served_"))]:
+        old.remove(name)
+    name = f"gen-{'9' * 20}"  # after the live one
+    os.makedirs(os.path.join(root, name))
+    ix = index.create_in(os.path.join(root, name), old)
+    with ix.writer() as writer:
+        writer.add_document(id=si.META_ID, meta=json.dumps({"watermark": 0, "language": lang}))
+    si._point_to(root, name)
+    return name
+
+
+def test_an_index_from_an_older_version_is_rebuilt_while_searches_answer(app, world, client):
+    from kb.channels import finding, serving, tokens
+
+    with app.app_context():
+        card = db.session.get(Card, world["billing_card"].id)
+        operations.verify_card(card, card.owner)
+        _, secret = tokens.create("chatbot", [tokens.PUBLIC_READ])
+        db.session.commit()
+        old = _old_generation(app)
+        si._upgrading.acquire()  # hold the upgrade back, to search the old generation first
+        try:
+            assert found("refunds") == [card.id]  # the feed is replayed into it: agents search as before
+            assert si.status()["schema"] == 1
+            query._cache.clear()
+            assert finding.public_search("refunds", serving.FAQ).items == []  # its customers' fields are new
+        finally:
+            si._upgrading.release()
+        response = client.get("/api/v1/search?q=refunds", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 200  # never an error meanwhile (and this search starts the rebuild)
+        si.upgrade_thread.join(60)
+        assert si.current_generation(app.config["INDEX_DIR"]) != old
+        assert si.status()["schema"] == si.SCHEMA_VERSION and si.status()["lag"] == 0
+        query._cache.clear()
+        assert [s.card.id for s in finding.public_search("refunds", serving.FAQ).served] == [card.id]
+        assert si.upgrade() is False  # current now: nothing to do
+
+
+def test_documents_load_the_verified_revisions_in_one_query_per_batch(app, make_team, make_user, make_collection,
+                                                                     make_card):
+    from sqlalchemy import event
+
+    from kb.dates import utcnow
+
+    team = make_team()
+    expert = make_user("expert", teams=[team])
+    coll = make_collection(team, public=True)
+    for n in range(12):
+        make_card(coll, expert, title=f"Card {n}", answer=f"Answer {n}", verified_at=utcnow())
+    with app.app_context():
+        statements = []
+        listener = lambda conn, cursor, sql, *args: statements.append(sql)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            si.reindex()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert sum("FROM revisions" in sql for sql in statements) == 1
+        assert si.status()["documents"] == 12

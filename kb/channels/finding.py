@@ -70,9 +70,10 @@ def public_search(text, channel, filters=None, limit=10, offset=0, prefix_last=F
         s = served.get(hit.id)
         if s is not None and s.ok:
             items.append((_as_served(hit, s, stems), s))
-    withheld = sum(1 for h in results.hits if not (served.get(h.id) and served[h.id].ok))
-    more = offset + read < results.total
-    return Found(items, max(len(items), results.total - withheld), results.did_you_mean if items else None,
+    ok = [s is not None and s.ok for s in (served.get(h.id) for h in results.hits)]
+    # More to show: a servable hit left in the window, or hits past it (unknown yet).
+    more = any(ok[read:]) or offset + len(results.hits) < results.total
+    return Found(items, max(len(items), results.total - ok.count(False)), results.did_you_mean if items else None,
                  query.encode_cursor(offset + read) if more else None, results.notice, results.mode,
                  results.groups)
 
@@ -134,6 +135,11 @@ def in_order(asked, title):
     return 2 * previous[-1] / (len(asked) + len(title))
 
 
+def as_typed(text):
+    """The tokens of `text`, folded and lower-case, stop words kept."""
+    return [analysis.fold(m.group().lower()) for m in analysis.tokens(text)]
+
+
 def _candidates(found, questions):
     """(served, score) for the served cards found, then any public card whose question has the
     customer's words (found by its title's terms, whatever its rank), with no score of their own."""
@@ -163,8 +169,9 @@ def answer(question, table):
     if not scored:
         return Answer(None, [], None, "no verified public card matches")
     exact = [(s, score) for s, score in scored if asked[0] and analysis.words(s.revision.title, language) in asked]
-    if exact:
-        best, score = max(exact, key=lambda pair: pair[1])
+    if exact:  # several ("Reset password", "How do I reset my password?"): the one as typed, stop words too
+        typed = as_typed(question)
+        best, score = max(exact, key=lambda pair: (in_order(typed, as_typed(pair[0].revision.title)), pair[1]))
         return Answer(best, candidates, score)
     best, score = scored[0]
     close = [pair for pair in scored[1:] if pair[1] * config["API_ANSWER_MARGIN"] > score]
