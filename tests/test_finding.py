@@ -237,3 +237,15 @@ def test_a_lapsed_card_is_no_answer_after_the_grace_period(app, shop, make_card)
     with app.app_context():
         assert agents_ids("moon") == [old.id]
         assert answer("Do you ship to the moon?").served is None and public_ids("moon") == []
+
+
+def test_a_pending_edit_of_tags_alone_gives_customers_no_new_word(app, shop):
+    with app.app_context():
+        card = db.session.get(Card, shop["refund"].id)
+        operations.edit_card(card, author=db.session.get(User, shop["expert"].id), tags=["refunds", "narwhalized"])
+        db.session.commit()
+        query._cache.clear()
+        assert query.search("narwhalizd").did_you_mean == "narwhalized"  # the agents' corrector knows it
+        assert public_ids("narwhalized") == []
+        query._cache.clear()
+        assert finding.public_search("narwhalizd", serving.FAQ).did_you_mean is None

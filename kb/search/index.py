@@ -245,7 +245,7 @@ def _served(card, revision, current_plain, lang):
     only for a public, live card."""
     if revision is None:
         return {}
-    served_plain = plain(revision.answer)
+    served_plain = current_plain if revision.number == card.revision_number else plain(revision.answer)
     out = {"served_title": revision.title, "served_revision": revision.number}
     if served_plain != current_plain:
         out["served_plain"] = served_plain
@@ -302,7 +302,10 @@ VOCABULARIES = {"vocabulary": "__vocab__", "public_vocabulary": "__pvocab__"}
 def words_of(doc):
     """{vocabulary field: the words of `doc` it offers}."""
     out = {"vocabulary": analysis.vocabulary(doc["title"], doc["plain"], doc["tags"].replace(",", " "))}
-    if "public_title" in doc:
+    if "public_title" in doc and "served_plain" not in doc and (doc["public_title"], doc["public_tags"]) == (
+            doc["title"], doc["tags"]):
+        out["public_vocabulary"] = out["vocabulary"]  # the served wording is the current one
+    elif "public_title" in doc:
         out["public_vocabulary"] = analysis.vocabulary(doc["public_title"], doc.get("served_plain", doc["plain"]),
                                                        doc["public_tags"].replace(",", " "))
     return out
