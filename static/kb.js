@@ -206,11 +206,15 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
   }
 
   function done(button, panel, text, data) {
-    var label = button.textContent;
+    // The button's own label ("Copy answer", or "Copy draft (not verified)"), kept from before the first
+    // copy: a second copy within the 2.5 s of "Copied ✓" must not turn a draft's button into "Copy answer".
+    if (!button.hasAttribute("data-label")) button.setAttribute("data-label", button.textContent);
+    var label = button.getAttribute("data-label");
     return writeClipboard(text).then(function () {
       button.textContent = "Copied ✓";
       button.setAttribute("data-copied", text);
-      setTimeout(function () { button.textContent = label === "Copied ✓" ? "Copy answer" : label; }, 2500);
+      clearTimeout(button.kbRelabel);
+      button.kbRelabel = setTimeout(function () { button.textContent = label; }, 2500);
       if (panel) { panel.hidden = true; panel.textContent = ""; }
       var body = new FormData();
       if (button.getAttribute("data-sid")) body.append("sid", button.getAttribute("data-sid"));
@@ -231,6 +235,14 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     return p;
   }
 
+  // The answer could not be fetched (signed out, a network error, a server error): say so, copy nothing.
+  function failed(panel, why) {
+    if (!panel) return;
+    panel.textContent = "";
+    panel.hidden = false;
+    note(panel, "error", why + " Nothing was copied.").setAttribute("role", "alert");
+  }
+
   // Fields for the placeholders and a word about internal links, then "Copy" (or straight to the clipboard
   // when there is nothing to say).
   function prepare(button, panel, data) {
@@ -248,12 +260,16 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
         data.internal_links.map(function (t) { return "“" + t + "”"; }).join(", ") + ".");
     }
     if (data.placeholders.length) note(form, "", "Fill in before copying:");
+    // Fields by placeholder name, not `form.elements[name]`: that gives the collection's own `item`,
+    // `namedItem` or `length` for placeholders so named, never the field.
+    var fields = {};
     data.placeholders.forEach(function (name, i) {
       var label = document.createElement("label");
       var words = name.replace(/_/g, " ");
       label.textContent = words.charAt(0).toUpperCase() + words.slice(1);
       var field = document.createElement("input");
       field.name = name; field.required = true; field.setAttribute("data-placeholder", name);
+      fields[name] = field;
       label.appendChild(field); form.appendChild(label);
       if (i === 0) setTimeout(function () { field.focus(); }, 0);
     });
@@ -265,16 +281,16 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     form.appendChild(go);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var empty = data.placeholders.filter(function (name) { return !form.elements[name].value.trim(); });
+      var empty = data.placeholders.filter(function (name) { return !fields[name].value.trim(); });
       if (empty.length) {  // never a raw {placeholder} on the clipboard
         error.textContent = "Fill in " + empty.map(function (n) { return "{" + n + "}"; }).join(", ") + " first.";
         error.hidden = false;
-        form.elements[empty[0]].focus();
+        fields[empty[0]].focus();
         return;
       }
       var text = data.text;
       data.placeholders.forEach(function (name) {
-        text = text.split("{" + name + "}").join(form.elements[name].value.trim());
+        text = text.split("{" + name + "}").join(fields[name].value.trim());
       });
       done(button, panel, text, data);
     });
@@ -288,8 +304,16 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     var holder = button.closest(".hit, .suggest-item, .answer") || document;
     var panel = holder.querySelector(".copy-panel") ||
       (button.closest(".card-page") && button.closest(".card-page").querySelector(".copy-panel"));
-    fetch("/cards/" + button.getAttribute("data-card") + "/answer.json", { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+    fetch("/cards/" + button.getAttribute("data-card") + "/answer.json", { credentials: "same-origin",
+      headers: { Accept: "application/json" } })
+      .then(function (r) {
+        // A session that ended answers with the sign-in page (a redirect to HTML), not with the answer.
+        if (r.redirected || r.status === 401) throw new Error("You are signed out: sign in again, then copy.");
+        if (!r.ok || (r.headers.get("Content-Type") || "").indexOf("json") < 0) {
+          throw new Error("The answer could not be loaded (HTTP " + r.status + ").");
+        }
+        return r.json();
+      })
       .then(function (data) {
         if (data.draft && !confirmedDrafts[data.id]) {
           if (!window.confirm("This card is a draft: nobody has verified it, and the chatbot and the FAQ do not " +
@@ -297,6 +321,9 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
           confirmedDrafts[data.id] = true;
         }
         prepare(button, panel, data);
+      }, function (error) {  // fetching failed; a mistake in the code above is not caught, it shows as one
+        failed(panel, error instanceof TypeError ? "The answer could not be loaded: the server did not answer."
+                                                 : error.message);
       });
   });
 })();

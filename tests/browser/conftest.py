@@ -107,6 +107,18 @@ def page(browser, base_url):
     assert js_errors == [], f"JavaScript errors on the page: {js_errors}"
 
 
+@pytest.fixture
+def customer(browser, base_url):
+    """A signed-out visitor in a browser context of its own: a customer on the FAQ, or the chatbot's client
+    (`customer.request`); beside `page`, which may sign in."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def _log_in(page, email, password):
     """Fill and submit the sign-in form that is on the page."""
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
