@@ -125,7 +125,7 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
       snippet.innerHTML = r.snippet;  // server-escaped text with <mark> highlights only
       var meta = el("div", "meta", (r.collection.name || "") + " · " +
                     (r.verified_at ? "verified " + r.verified_at.slice(0, 10) : "never verified"));
-      var draft = r.status === "draft";
+      var draft = !!r.draft;  // no served wording: copied only as a draft
       var copy = el("button", "button small copy-answer" + (draft ? " copy-draft" : ""),
                     draft ? "Copy draft (not verified)" : "Copy answer");
       copy.type = "button";

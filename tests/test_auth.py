@@ -107,3 +107,13 @@ def test_session_cookie_flags_on_login(world, auth):
     response = auth.login("agent@example.com")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_script_signed_out_gets_a_json_401_a_browser_the_sign_in_page(world, client):
+    card_id = world["billing_card"].id
+    answer = client.get(f"/cards/{card_id}/answer.json")
+    assert answer.status_code == 401 and answer.get_json()["error"]["code"] == "unauthorized"
+    preview = client.post("/cards/preview", json={"text": "x"})
+    assert preview.status_code in (400, 401)  # CSRF or sign-in: never the HTML sign-in page as a 302
+    page = client.get(f"/cards/{card_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 302 and "/login" in page.headers["Location"]

@@ -1,7 +1,7 @@
 """Signing in and out, and the rule that every page but a few needs a signed-in user."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -52,6 +52,10 @@ def require_login():
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == "faq":
         return None
     if not current_user.is_authenticated:
+        accept = request.headers.get("Accept", "")
+        if request.path.endswith(".json") or request.is_json or ("json" in accept and "html" not in accept):
+            # A script asked (Copy answer, the preview): it gets an answer it can read, not the sign-in page.
+            return jsonify(error={"code": "unauthorized", "message": "You are signed out: sign in again."}), 401
         return login_manager.unauthorized()
     return None
 

@@ -156,9 +156,11 @@ SCHEMAS = {
         "pending": _nullable({**_object({"revision": INTEGER, "title": STRING, "snippet": STRING}),
                               "description": "`internal:read` only: an edit awaiting verification (or a draft); "
                                              "`title` and `snippet` above are the served wording."}),
+        "draft": {"type": "boolean", "description": "`internal:read` only: never verified, so no served "
+                                                    "wording (copy it only as a draft)."},
         "explain": {"type": "object", "description": "How the score came about (`explain=1`, signed-in "
                                                      "verifiers only).", "additionalProperties": True},
-    }, optional=("explain", "pending")),
+    }, optional=("explain", "pending", "draft")),
     "Facet": _object({"value": STRING, "label": STRING, "count": INTEGER}),
     "SearchResponse": _object({
         "results": {"type": "array", "items": _ref("SearchResult")},

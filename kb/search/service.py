@@ -123,7 +123,8 @@ def hit_json(hit, card, search_id=None, explain=False):
     served = hit.served_title is not None
     out = {"id": hit.id, "title": hit.served_title if served else hit.title,
            "snippet": hit.served_snippet if served else hit.snippet, "status": status, "reasons": reasons,
-           "collection": collection, "tags": hit.tags, "verified_at": verified_at, "url": url, "pending": pending}
+           "collection": collection, "tags": hit.tags, "verified_at": verified_at, "url": url, "pending": pending,
+           "draft": not served}
     if explain and hit.explain is not None:
         out["explain"] = hit.explain
     return out
