@@ -11,10 +11,8 @@ from kb.accounts import operations as accounts
 from kb.cards import operations, transfer
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import Card, CardLink, Collection, Revision, Team
+from kb.models import Card, CardLink, Collection, Revision
 from kb.verification import policy
-
-from conftest import PASSWORD, AuthActions
 
 # Ids as other tools export them: a help centre's export of CPython's Doc/faq/*.rst, and a Zendesk article.
 FAQ_ID = "faq/general#what-is-python"
@@ -236,9 +234,10 @@ def test_link_keys_are_derived_from_the_id_alone_so_every_database_agrees(app, m
 
 
 def _accounts():
-    """The accounts and team a second database needs before it can take an export."""
+    """The account and team the FAQ lines name."""
     team = accounts.create_team(name="Docs team")
-    accounts.create_user(email="guido@example.com", name="Guido", role="expert", password=PASSWORD, teams=[team])
+    accounts.create_user(email="guido@example.com", name="Guido", role="expert", password="long-enough-1",
+                         teams=[team])
     db.session.commit()
 
 
@@ -259,7 +258,8 @@ def _links():
 
 
 @pytest.mark.parametrize("keep_link_key", [True, False], ids=["as exported", "link_key derived again"])
-def test_round_trip_into_a_fresh_database_keeps_foreign_ids_link_keys_and_links(make_app, keep_link_key):
+def test_round_trip_into_a_fresh_database_keeps_foreign_ids_link_keys_and_links(app, make_app, make_team,
+                                                                                 make_user, auth, keep_link_key):
     source = make_app("source")
     with source.app_context():
         _accounts()
@@ -272,14 +272,13 @@ def test_round_trip_into_a_fresh_database_keeps_foreign_ids_link_keys_and_links(
     if not keep_link_key:
         exported = [json.dumps({k: v for k, v in row.items() if k != "link_key"}) for row in rows]
 
-    target = make_app("target")
-    with target.app_context():
-        _accounts()
+    # The target is the test's own app, with the same account and team and no cards.
+    make_user("expert", teams=[make_team("Docs team")], email="guido@example.com")
+    with app.app_context():
         assert transfer.import_lines(exported).created == 2
         assert {c.external_id: c.link_key for c in db.session.scalars(select(Card))} == keys
         assert _links() == {(FAQ_ID, FAQ_URL_ID)}
         target_id = card_by(FAQ_URL_ID).id
-    auth = AuthActions(target.test_client())
     auth.login("guido@example.com")
     response = auth.client.get(f"/cards/by-key/{keys[FAQ_URL_ID]}")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/cards/{target_id}")
