@@ -40,7 +40,7 @@ def render(text):
 
 
 def linked_cards(text):
-    """The cards a Markdown text links to: (set of ids, set of external ids)."""
+    """The cards a Markdown text links to: (set of ids, set of link keys)."""
     ids, keys = set(), set()
     for card_id, key in CARD_LINK.findall(text or ""):
         if card_id:
