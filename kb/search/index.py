@@ -521,6 +521,8 @@ def is_older(meta):
 
 _upgrading = threading.Lock()  # one upgrade thread per process
 upgrade_thread = None  # the last one started (tests wait for it)
+UPGRADE_RETRY_SECONDS = 600  # after a failed rebuild, before the next search tries again
+_failed_at = None
 
 
 def upgrade_if_older(meta, root=None):
@@ -528,15 +530,20 @@ def upgrade_if_older(meta, root=None):
     it in a background thread (one process at a time), while searches answer from it as it is (customers'
     searches find nothing there until the swap: their fields are new). Returns the thread, or None."""
     global upgrade_thread
-    if not is_older(meta) or not _upgrading.acquire(blocking=False):
+    if not is_older(meta) or (_failed_at and time.monotonic() - _failed_at < UPGRADE_RETRY_SECONDS):
+        return None
+    if not _upgrading.acquire(blocking=False):
         return None
     app, root = current_app._get_current_object(), root or index_dir()
 
     def run():
+        global _failed_at
         try:
             with app.app_context():
                 upgrade(root)
-        except Exception:  # noqa: BLE001 — searches go on from the old generation; the next one retries
+            _failed_at = None
+        except Exception:  # noqa: BLE001 — searches go on from the old generation; a later one retries
+            _failed_at = time.monotonic()
             log.exception("rebuilding the search index for schema %s failed", SCHEMA_VERSION)
         finally:
             _upgrading.release()
