@@ -70,6 +70,27 @@ def test_a_busy_index_defers_to_the_feed_instead_of_failing(app, world):
         assert found("walrus") == [card.id]
 
 
+def test_a_save_answers_before_the_index_is_touched_and_the_feed_is_applied_after_the_response(
+        app, world, auth, client):
+    """The editor's page never waits for the index lock: the change is applied once the response is sent."""
+    from flask.testing import FlaskClient
+
+    auth.login("bianca@example.com")
+    card_id = world["billing_card"].id
+    form = {"title": "How do refunds work?", "answer": "Refunds go through the narwhal desk.",
+            "collection": world["billing_coll"].id, "owner": world["expert"].id,
+            "verifier_team": world["billing"].id, "interval": "90", "base_revision": "1",
+            "csrf_token": auth.csrf_token()}
+    response = FlaskClient.open(client, f"/cards/{card_id}/edit", method="POST", data=form)  # not closed yet
+    assert response.status_code == 302
+    with app.app_context():
+        assert si.status()["lag"] >= 1  # answered, and the index not written yet
+    response.close()  # the server has sent it: the work left for afterwards runs
+    with app.app_context():
+        assert si.status()["lag"] == 0
+        assert found("narwhal") == [card_id]
+
+
 def test_status_changes_from_the_checker_reach_the_index(app, world, runner):
     from datetime import timedelta
 

@@ -29,6 +29,7 @@ from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from kb import markup
 from kb.dates import utcnow
+from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, CardChange, CardState, CardUsage, Revision
 from kb.search import analysis
@@ -601,14 +602,21 @@ _local = threading.local()
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
-    """A commit that wrote feed rows applies them at once, so the editor finds their change.
-
-    Runs on a session of its own (this one cannot emit SQL here). A failure or a busy lock is logged,
-    never raised: the commit stands, and the feed still holds the change for the next search.
+    """A commit that wrote feed rows applies them soon, so the editor finds their change: after the
+    response in a request (nobody waits for the index lock another process may hold), at once in a
+    command. The next search also catches up (`query.searcher`) if it comes first.
     """
     if not session.info.pop("kb.feed_written", False) or not has_app_context():
         return
     if not current_app.config.get("SEARCH_SYNC_ON_COMMIT", True) or getattr(_local, "syncing", False):
+        return
+    later(sync_quietly)
+
+
+def sync_quietly():
+    """Apply the feed; a failure or a busy lock is logged, never raised: the commit stands, and the feed
+    still holds the change for the next search or the index job. Runs on a session of its own."""
+    if getattr(_local, "syncing", False):
         return
     _local.syncing = True
     try:
