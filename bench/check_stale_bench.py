@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/check_stale_bench.py [N] [--runs R]
 Cards are inserted in bulk (not through the importer, to keep set-up short) with a realistic mix:
 verified at various ages, edited since verification, never verified, flagged, links, an inactive owner.
 Target (issue 3): 100,000 cards checked in under 10 s on the reference machine.
-Prints the first run (stores 100,000 states), then R runs that find few changes, each with notifications.
+Prints the first run (stores 100,000 states), then R runs that find few changes, each with notifications,
+then the pages that read status live (the queue, the dashboard, a list).
 """
 import argparse
 import random
@@ -41,7 +42,7 @@ def populate(n, seed=3):
         age = rnd.uniform(0, interval * 1.3)
         revision = 2 if rnd.random() < 0.05 else 1
         owner = rnd.choice(users)
-        cards.append({"id": i, "external_id": f"bench-{i}", "collection_id": collections[i % 20].id,
+        cards.append({"id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}", "collection_id": collections[i % 20].id,
                       "owner_id": owner.id, "verifier_team_id": teams[i % 8].id, "interval_days": interval,
                       "is_public": False, "is_archived": rnd.random() < 0.02, "title": f"Synthetic policy card {i}",
                       "answer": "An answer.", "internal_notes": "", "revision_number": revision,
@@ -63,6 +64,29 @@ def populate(n, seed=3):
                                       for _ in range(n // 200)])
     db.session.info.pop("kb.touched", None)  # measure the checker, not the commit-time refresh
     db.session.commit()
+
+
+def pages(args):
+    """The pages that decide status live through the one status function: the queue of one team, the trust
+    dashboard's figures, a list of 50 cards."""
+    from sqlalchemy import select
+
+    from kb.models import Team
+    from kb.verification import dashboard
+    from kb.verification.status import statuses
+
+    now = utcnow()
+    team_ids = [db.session.scalars(select(Team.id).order_by(Team.id)).first()]
+    for label, work in (("queue of one team", lambda: dashboard.queue(team_ids, now)),
+                        ("dashboard figures", lambda: dashboard.current_figures(now)),
+                        ("status of 50 listed cards", lambda: statuses(range(1, 51), now))):
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            result = work()
+            times.append(time.perf_counter() - start)
+        size = len(result) if hasattr(result, "__len__") else ""
+        print(f"{label}: median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs ({size} items)")
 
 
 def main():
@@ -91,6 +115,7 @@ def main():
                 if run:
                     times.append(elapsed)
             print(f"median of {args.runs} repeat runs: {statistics.median(times):.2f} s for {args.n} cards")
+            pages(args)
             db.engine.dispose()
 
 

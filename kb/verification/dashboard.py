@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from kb import markup
 from kb.channels import serving
 from kb.extensions import db
-from kb.models import Card, CardState, CardUsage, Collection, Flag, Team, TrustSnapshot, User
+from kb.models import Card, CardChange, CardState, CardUsage, Collection, Flag, Team, TrustSnapshot, User
 from kb.verification import policy
 from kb.verification.checker import tally
 from kb.verification.facts import teams_with_verifiers, user_active_at
@@ -118,9 +118,24 @@ def trust(total, trusted):
     return round(100 * trusted / total) if total else None
 
 
+_figures = {}  # one entry: (feed head, minute) -> figures
+
+
 def current_figures(now):
     """Trust at `now`, through the one status function: overall, per collection, per team, counts by
-    reason and status, and the cards needing verification (for `stale_by_team_and_owner`)."""
+    reason and status, and the cards needing verification (for `stale_by_team_and_owner`).
+
+    Deciding 100,000 statuses takes seconds, so the figures are kept while no card changed (every write,
+    and every status the checker moves, adds to the change feed) within the same minute."""
+    key = (db.session.scalar(select(func.max(CardChange.seq))), now.replace(second=0, microsecond=0),
+           db.engine.url.render_as_string())
+    if key not in _figures:
+        _figures.clear()
+        _figures[key] = _compute_figures(now)
+    return _figures[key]
+
+
+def _compute_figures(now):
     verdicts = [(card, st) for card, st in evaluate_all(now) if st.code != policy.ARCHIVED]
     combos = Counter((card[2], card[4], st.is_trusted, st.reason_codes) for card, st in verdicts)
     scopes = tally(combos.items())
