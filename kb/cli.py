@@ -149,13 +149,19 @@ def create_team_command(name, description):
 @click.command("import")
 @click.argument("path", type=click.File("r", encoding="utf-8"))
 @click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
+@click.option("--owner", "owner_email", help="Owner (e-mail) of cards whose line names none.")
+@click.option("--collection", help="Collection of cards whose line names none.")
+@click.option("--team", "verifier_team", help="Verifying team of the collections the import creates, where no line "
+                                              "names one.")
 @with_appcontext
-def import_command(path, dry_run):
-    """Import cards from a JSON Lines file (PATH or - for standard input). All or nothing."""
+def import_command(path, dry_run, owner_email, collection, verifier_team):
+    """Import cards from a JSON Lines file (PATH or - for standard input). All or nothing. An export from
+    another tool imports as it is with --owner, --team (and --collection when its lines have none)."""
     from kb.cards import transfer
 
+    defaults = {"owner_email": owner_email, "collection": collection, "verifier_team": verifier_team}
     try:
-        report = transfer.import_lines(path, dry_run=dry_run)
+        report = transfer.import_lines(path, dry_run=dry_run, defaults=defaults)
     except transfer.ImportFailed as exc:
         for number, message in exc.errors:
             click.echo(f"{path.name}:{number}: {message}", err=True)

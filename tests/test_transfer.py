@@ -382,3 +382,29 @@ def test_new_collections_get_readable_slugs_in_any_language(app, world):
         # The same 80-character slug twice: the second is numbered and still fits the column.
         assert slugs["Supercalifragilistic" * 4] == "supercalifragilistic" * 4
         assert slugs["SUPERCALIFRAGILISTIC" * 4 + "!"] == ("supercalifragilistic" * 4)[:78] + "-2"
+
+
+def test_a_real_faq_export_imports_as_it_is_with_the_commands_defaults(app, runner, tmp_path, make_team, make_user):
+    """The Python FAQ as a help-centre tool would export it: its own ids, no owners or teams of ours."""
+    import pathlib
+
+    make_team("Support leads")
+    make_user("expert", email="leo@example.com")
+    source = pathlib.Path(__file__).parent.parent / "bench" / "data" / "python-faq.jsonl"
+    lines = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        for ours in ("owner_email", "verifier_team", "verified_by_email", "verified_at"):
+            row.pop(ours, None)
+        lines.append(json.dumps(row, ensure_ascii=False))
+    export = tmp_path / "python-faq.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = runner.invoke(args=["import", str(export)])
+    assert refused.exit_code != 0 and "missing owner_email" in refused.output
+    result = runner.invoke(args=["import", str(export), "--owner", "leo@example.com", "--team", "Support leads"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(lines)} created" in result.output
+    with app.app_context():
+        card = db.session.scalar(select(Card).filter_by(external_id="faq/general#what-is-python"))
+        assert card.title == "What is Python?" and card.verifier_team.name == "Support leads"
+        assert card.owner.email == "leo@example.com" and card.link_key.startswith("faq-general-what-is-python-")

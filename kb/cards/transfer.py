@@ -209,10 +209,25 @@ def _link_key_errors(rows):
     return errors
 
 
-def parse(lines):
-    """Parse and validate every line against the database; raises ImportFailed listing every error."""
+def _with_defaults(row, defaults, existing_collections):
+    """Fill what another tool's export cannot know (our owners, teams, collections) from the command's
+    defaults: a line's own value always wins; the team only for collections the import creates."""
+    for name in ("owner_email", "collection"):
+        if defaults.get(name) and row.get(name) in (None, ""):
+            row[name] = defaults[name]
+    collection = row.get("collection")
+    if defaults.get("verifier_team") and row.get("verifier_team") in (None, "") and isinstance(collection, str) \
+            and collection.strip().lower() not in existing_collections:
+        row["verifier_team"] = defaults["verifier_team"]
+    return row
+
+
+def parse(lines, defaults=None):
+    """Parse and validate every line against the database; raises ImportFailed listing every error.
+    `defaults`: owner_email, collection and verifier_team for lines that have none (see `_with_defaults`)."""
     users = {u.email.lower(): u for u in db.session.scalars(select(User))}
     teams = {t.name.lower(): t for t in db.session.scalars(select(Team))}
+    existing = {name.lower() for name in db.session.scalars(select(Collection.name))}
     rows, errors, seen_ids = [], [], {}
     for number, line in enumerate(lines, start=1):
         if number == 1:
@@ -227,6 +242,7 @@ def parse(lines):
         if not isinstance(row, dict):
             errors.append((number, "each line must be a JSON object"))
             continue
+        row = _with_defaults(row, defaults or {}, existing)
         clean, line_errors = _validate(row, users, teams, seen_ids)
         errors += [(number, message) for message in line_errors]
         if clean.get("external_id"):
@@ -334,9 +350,9 @@ def apply(rows, actor=None):
     return report
 
 
-def import_lines(lines, actor=None, dry_run=False):
+def import_lines(lines, actor=None, dry_run=False, defaults=None):
     """Validate then import, all or nothing. Returns an ImportReport; raises ImportFailed."""
-    rows = parse(lines)
+    rows = parse(lines, defaults)
     try:
         report = apply(rows, actor)
         if dry_run:
