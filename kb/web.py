@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from kb import dates
 from kb.accounts import permissions
 from kb.ids import DatabaseInt
-from kb.verification.notify import unread_count
+from kb.verification.notify import link_of, unread_count
 from kb.verification.status import status_of
 
 
@@ -93,4 +93,5 @@ def init_app(app):
         brand=lambda: current_app.config["BRAND_NAME"],
         unread_notifications=lambda: unread_count(current_user) if current_user.is_authenticated else 0,
         is_verifier=lambda: permissions.is_verifier(current_user),
+        notification_link=link_of,
     )

@@ -102,7 +102,7 @@ def detail(card_id, verify_form=None):
         "cards/card.html", card=card, agents=agents, st=agents.state, verify_form=verify_form or VerifyForm(),
         changes_since_verified=changes, open_flags=flags.open_flags(card), flag_form=FlagForm(),
         customers=customers, chatbot=chatbot, verifiers=verifiers_of(card.verifier_team),
-        current_placeholders=markup.placeholders(card.title + "\n" + card.answer),
+        current_placeholders=serving.placeholders_of(card),
     ), 400 if verify_form is not None else 200
 
 

@@ -30,7 +30,7 @@ def for_agent(card):
     """The text "Copy answer" puts on the clipboard for `card`."""
     served = serving.serve(card, serving.AGENTS)
     revision = served.revision or served.pending
-    html = faq.public_html([serving.Served(card, serving.FAQ, revision, served.state)])[0]
+    html, internal = faq.customer_answer(revision.answer)
     return Copy(card_id=card.id, title=revision.title, text=markup.text_of_html(html), revision=revision.number,
-                is_draft=served.revision is None, placeholders=markup.placeholders(revision.answer),
-                internal_links=faq.internal_links(revision.answer))
+                is_draft=served.is_draft, placeholders=markup.placeholders(revision.answer),
+                internal_links=internal)

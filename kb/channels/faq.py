@@ -19,9 +19,9 @@ from sqlalchemy.orm import selectinload
 from kb import markup
 from kb.channels import finding, serving
 from kb.extensions import db
+from kb.ids import MAX_ID
 from kb.models import Card, Collection
 from kb.search import synonyms
-from kb.ids import MAX_ID
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
@@ -129,13 +129,15 @@ def _rewrite_links(html, targets):
     return Markup(ANCHOR.sub(replace, str(html)))
 
 
-def internal_links(answer):
-    """The words of an answer's links to cards the FAQ does not serve (customers get the words alone)."""
+def customer_answer(answer):
+    """One answer as customers read it, and the words of its links to cards the FAQ does not serve (they
+    reach the customer as words alone): what an agent's Copy gives, and what it warns about."""
     html = str(markup.render(answer))
     targets = _link_targets([html])
-    return [Markup(label).striptags() for attrs, label in ANCHOR.findall(html)
-            if (href := HREF.search(attrs)) is not None and href.group(1) in targets
-            and targets[href.group(1)] is None]
+    internal = [Markup(label).striptags() for attrs, label in ANCHOR.findall(html)
+                if (href := HREF.search(attrs)) is not None and href.group(1) in targets
+                and targets[href.group(1)] is None]
+    return _rewrite_links(html, targets), internal
 
 
 def public_html(served_cards):

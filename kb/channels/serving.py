@@ -32,6 +32,8 @@ PUBLIC_CHANNELS = (CHATBOT, FAQ)
 # The statuses a customer channel may serve a card in (the rest of the rule is `serve_many`). Customer
 # searches filter the index by these before `serve_many` has the last word on each hit.
 SERVABLE_STATUSES = (policy.VERIFIED, policy.DUE_SOON, policy.NEEDS_VERIFICATION)
+# Why the FAQ withholds a card whose verified wording holds `{placeholders}` (the fields follow it).
+HOLDS_PLACEHOLDERS = "its verified wording holds placeholders for agents"
 
 
 @dataclass
@@ -60,6 +62,11 @@ class Served:
         return self.revision is None and self.pending is not None
 
     @property
+    def withheld_for_placeholders(self):
+        """Withheld from the FAQ only because its verified wording holds placeholders: the owner's to fix."""
+        return self.withheld is not None and self.withheld.startswith(HOLDS_PLACEHOLDERS)
+
+    @property
     def status(self):
         return self.state.code
 
@@ -76,9 +83,10 @@ def _revisions(pairs):
     return {(r.card_id, r.number): r for r in rows if (r.card_id, r.number) in wanted}
 
 
-def placeholders_of(revision):
-    """The `{placeholder}` fields a revision shows customers (title or answer)."""
-    return markup.placeholders(revision.title + "\n" + revision.answer)
+def placeholders_of(wording):
+    """The `{placeholder}` fields a revision (or a card's current wording) shows customers, in its title
+    or its answer."""
+    return markup.placeholders(wording.title + "\n" + wording.answer)
 
 
 def _withheld(card, status, channel, now, grace, withhold_flagged):
@@ -122,9 +130,9 @@ def serve_many(cards, channel, now=None):
         why = _withheld(card, status, channel, now, grace, withhold_flagged)
         if why is None and verified is None:
             why = "verified revision missing"
-        if why is None and channel == FAQ and placeholders_of(verified):
-            fields = ", ".join("{" + name + "}" for name in placeholders_of(verified))
-            why = f"its verified wording holds placeholders for agents ({fields})"
+        fields = placeholders_of(verified) if why is None and channel == FAQ else []
+        if fields:
+            why = f"{HOLDS_PLACEHOLDERS} ({', '.join('{' + name + '}' for name in fields)})"
         out.append(Served(card, channel, None if why else verified, status, why))
     return out
 

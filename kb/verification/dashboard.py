@@ -8,7 +8,6 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from kb import markup
 from kb.channels import serving
 from kb.extensions import db
 from kb.models import Card, CardChange, CardState, CardUsage, Collection, Flag, Team, TrustSnapshot, User
@@ -96,8 +95,8 @@ def _queue_order(row):
 def _faq_placeholders(cards):
     """{card id: placeholders} for public cards whose wording (current, so what a verifier would verify)
     holds `{placeholders}` the FAQ withholds from customers."""
-    return {c.id: markup.placeholders(c.title + "\n" + c.answer) for c in cards
-            if c.is_public and markup.placeholders(c.title + "\n" + c.answer)}
+    found = {c.id: serving.placeholders_of(c) for c in cards if c.is_public}
+    return {card_id: fields for card_id, fields in found.items() if fields}
 
 
 def withheld_from_faq(team_ids):
@@ -109,7 +108,7 @@ def withheld_from_faq(team_ids):
                                .options(selectinload(Card.owner)).order_by(Card.title)).all()
     out = []
     for served in serving.serve_many(cards, serving.FAQ):
-        if not served.ok and served.withheld and "placeholders" in served.withheld:
+        if served.withheld_for_placeholders:
             out.append((served.card, served.withheld))
     return out
 
