@@ -6,7 +6,7 @@ from datetime import date, datetime
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.dates import UTCDateTime, local_day, utcnow
@@ -26,6 +26,11 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # The address as compared (NFKC, case-folded, invisible characters removed: kb.accounts.emails), so that
+    # "José@Example.com" typed twice, or composed two ways, is one account.
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    # "issuer subject" of the single sign-on identity this account signs in with, once it has.
+    sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), default="agent")
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -40,6 +45,13 @@ class User(UserMixin, db.Model):
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    @validates("email")
+    def _keep_email_key(self, _key, address):
+        from kb.accounts.emails import email_key
+
+        self.email_key = email_key(address)
+        return address
 
     def set_password(self, password):
         method = current_app.config["PASSWORD_HASH_METHOD"] if current_app else "scrypt"
@@ -112,6 +124,8 @@ class Membership(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     is_lead: Mapped[bool] = mapped_column(default=False)
+    # A path assigned to the team is due this many days after the later of the assignment and this.
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     team: Mapped[Team] = relationship(back_populates="memberships")
@@ -243,6 +257,9 @@ class Verification(db.Model):
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
     source_url: Mapped[str] = mapped_column(String(500), default="")
+    # When this verification changed the served wording: "material" sends the card back to everyone who
+    # read an earlier revision; "minor" (a typo) disturbs nobody. None: the wording did not change.
+    change_kind: Mapped[str | None] = mapped_column(String(8))
 
     card: Mapped[Card] = relationship(back_populates="verifications")
     user: Mapped[User] = relationship()
@@ -489,12 +506,219 @@ class JobRun(db.Model):
     runs: Mapped[int] = mapped_column(default=0)
 
 
+class PasswordLink(db.Model):
+    """A one-time link that lets a new account choose its password. Only a hash of the secret is kept."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class UserImport(db.Model):
+    """One cohort import. Without mail, its new accounts' set-password links wait here, as CSV, until the
+    lead who ran it downloads them once; then they are erased."""
+
+    __tablename__ = "user_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    links_csv: Mapped[str | None] = mapped_column(Text)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_by: Mapped[User | None] = relationship()
+    team: Mapped[Team | None] = relationship()
+
+
+class Path(db.Model):
+    """An onboarding path: named sections of live cards, in order. Its team's leads (and admins) edit it."""
+
+    __tablename__ = "paths"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team] = relationship()
+    sections: Mapped[list["PathSection"]] = relationship(
+        cascade="all, delete-orphan", order_by="PathSection.position", back_populates="path")
+    assignments: Mapped[list["PathAssignment"]] = relationship(cascade="all, delete-orphan", back_populates="path")
+
+
+class PathSection(db.Model):
+    __tablename__ = "path_sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+
+    path: Mapped[Path] = relationship(back_populates="sections")
+    items: Mapped[list["PathItem"]] = relationship(
+        cascade="all, delete-orphan", order_by="PathItem.position", back_populates="section")
+
+
+class PathItem(db.Model):
+    """A live card in a path (never a copy): the same card can sit in its collection and in several paths."""
+
+    __tablename__ = "path_items"
+    __table_args__ = (UniqueConstraint("path_id", "card_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("path_sections.id", ondelete="CASCADE"), index=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    # The hire confirms "I understood" (recorded with the revision), not only "read".
+    must_acknowledge: Mapped[bool] = mapped_column(default=False)
+
+    section: Mapped[PathSection] = relationship(back_populates="items")
+    card: Mapped[Card] = relationship()
+
+
+class PathAssignment(db.Model):
+    """A path given to a team (everyone in it, newcomers too) or to one person, optionally due N days on."""
+
+    __tablename__ = "path_assignments"
+    __table_args__ = (
+        CheckConstraint("(team_id IS NULL) <> (user_id IS NULL)", name="team_or_user"),
+        CheckConstraint("due_days IS NULL OR due_days > 0", name="due_days_positive"),
+        UniqueConstraint("path_id", "team_id", name="uq_path_assignments_path_team"),
+        UniqueConstraint("path_id", "user_id", name="uq_path_assignments_path_user"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    due_days: Mapped[int | None]
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    path: Mapped[Path] = relationship(back_populates="assignments")
+    team: Mapped[Team | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+
+class CardRead(db.Model):
+    """What a person last read of a card, and last acknowledged: the served revision and when. Kept when
+    the account ends, so that a hire rehired next season sees only what changed since."""
+
+    __tablename__ = "card_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True, index=True)
+    revision_number: Mapped[int]
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_revision: Mapped[int | None]
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PathCompletion(db.Model):
+    """When a person first finished a path: the cohort's completion chart counts these."""
+
+    __tablename__ = "path_completions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), primary_key=True, index=True)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckQuestion(db.Model):
+    """A multiple-choice question on a card: one right choice, and why."""
+
+    __tablename__ = "check_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    prompt: Mapped[str] = mapped_column(String(500))
+    choices_json: Mapped[str] = mapped_column(Text)
+    correct: Mapped[int]  # index into the choices
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def choices(self):
+        return json.loads(self.choices_json)
+
+
+class QuestionAnswer(db.Model):
+    """A person's answers to one question: the first (what leads' "most missed" counts) and the latest
+    (what progress counts: a retry that gets it right completes the card)."""
+
+    __tablename__ = "question_answers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("check_questions.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
+    first_correct: Mapped[bool]
+    correct: Mapped[bool]
+    choice: Mapped[int]
+    attempts: Mapped[int] = mapped_column(default=1)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Push(db.Model):
+    """A must-acknowledge item a lead sent to teams mid-season: a card's served revision, due within hours."""
+
+    __tablename__ = "pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    revision_number: Mapped[int]
+    message: Mapped[str] = mapped_column(String(500), default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    team_names: Mapped[str] = mapped_column(String(500), default="")  # as sent, for the lead's list
+
+    card: Mapped[Card] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class PushReceipt(db.Model):
+    """One recipient of a push; open until they acknowledge."""
+
+    __tablename__ = "push_receipts"
+
+    push_id: Mapped[int] = mapped_column(ForeignKey("pushes.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_revision: Mapped[int | None]
+
+
 def _card_id_of(obj):
     if isinstance(obj, Card):
         return obj.id
-    if isinstance(obj, (CardTag, Revision, Verification, Flag, CardLink)):
+    if isinstance(obj, (CardTag, Revision, Flag, CardLink)) or (
+            isinstance(obj, Verification) and not _only_change_kind(obj)):
         return obj.card_id
     return None
+
+
+def _only_change_kind(verification):
+    """Re-classifying a change as material or minor changes no card: no feed row, no status refresh."""
+    state = inspect(verification)
+    if state.pending or state.deleted or state.was_deleted:
+        return False
+    changed = [a.key for a in state.attrs if a.history.has_changes()]
+    return bool(changed) and changed == ["change_kind"]
 
 
 def _status_relevant(session, user):

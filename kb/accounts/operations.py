@@ -4,6 +4,7 @@ import re
 from sqlalchemy import func, select
 
 from kb import audit
+from kb.accounts.emails import clean_email, email_key
 from kb.extensions import db
 from kb.models import ROLES, Membership, Team, User
 from kb.validation import Invalid
@@ -17,8 +18,8 @@ class InvalidAccount(Invalid):
 
 
 def find_user(email):
-    """The user with this e-mail address, matched case-insensitively, or None."""
-    return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    """The user with this e-mail address, compared as kb.accounts.emails says, or None."""
+    return db.session.scalar(select(User).where(User.email_key == email_key(email)))
 
 
 def find_team(name):
@@ -47,7 +48,7 @@ def _check_user(email, name, role, password, exclude=None):
 
 def create_user(*, email, name, role, password, teams=(), expires_on=None, actor=None):
     """Create an account; `teams` are Team objects. Raises InvalidAccount with every problem."""
-    email = (email or "").strip().lower()
+    email = clean_email(email)
     _check_user(email, name, role, password)
     user = User(email=email, name=name.strip(), role=role, expires_on=expires_on)
     user.set_password(password)
@@ -62,7 +63,7 @@ def create_user(*, email, name, role, password, teams=(), expires_on=None, actor
 
 def update_user(user, *, actor, email, name, role, active, expires_on, password=None):
     """Change an account; a new password or deactivation signs the user out everywhere."""
-    email = (email or "").strip().lower()
+    email = clean_email(email)
     _check_user(email, name, role, password or None, exclude=user)
     if actor is not None and actor.id == user.id and (role != user.role or not active):
         raise InvalidAccount({"role": "you cannot change your own role or deactivate yourself"})

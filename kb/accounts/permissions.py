@@ -32,3 +32,18 @@ def can_verify(user, card):
     return bool(
         user and user.is_authenticated and user.role == "expert" and user.is_member_of(card.verifier_team)
     )
+
+
+def leads(user, team):
+    """Team leads (and admins) run their team's onboarding: paths, cohorts, pushes, reports."""
+    if is_admin(user):
+        return True
+    return bool(user and user.is_authenticated and team is not None and any(
+        m.team_id == team.id and m.is_lead for m in user.memberships))
+
+
+def is_lead(user):
+    """Leads some team (or is an admin): may open the onboarding lead pages."""
+    if is_admin(user):
+        return True
+    return bool(user and user.is_authenticated and any(m.is_lead for m in user.memberships))
