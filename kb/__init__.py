@@ -56,6 +56,9 @@ def create_app(config=None, instance_path=None):
     api.init_app(app)
     app.register_blueprint(faq.bp)
     app.register_blueprint(token_admin.bp)
+    from kb.onboarding import views as onboarding_views
+
+    onboarding_views.init_app(app)
     return app
 
 

@@ -1,6 +1,6 @@
 """Card, verification and collection forms. Validation of content lives in operations, not here."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -11,6 +11,11 @@ INTERVALS = {"7": "Weekly (7 days)", "30": "Monthly (30 days)", "90": "Quarterly
 def options(pairs):
     """Select options from (value, label) pairs."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+# What a change to the served wording means for the people who read it (kb.onboarding.reading).
+CHANGE_CHOICES = options([("material", "Material: send the card back to them, with what changed"),
+                          ("minor", "Minor (a typo, a format): nobody is disturbed")])
 
 
 class CardForm(FlaskForm):
@@ -26,6 +31,8 @@ class CardForm(FlaskForm):
     is_public = BooleanField("Public: may be served to the chatbot and the FAQ once verified")
     summary = StringField("What changed (for the history)", validators=[Length(max=300)])
     verify_after = BooleanField("Verify this revision as I save it (edit and verify)")
+    change_kind = RadioField("For people who read the verified wording", default="material", choices=CHANGE_CHOICES,
+                             validators=[Optional()])
     # The collection whose defaults (interval, audience, verifying team) the form was filled with: what the
     # author leaves at those defaults follows the collection finally chosen (see views.follow_collection).
     defaults_from = HiddenField()
@@ -53,6 +60,10 @@ class CardForm(FlaskForm):
 class VerifyForm(FlaskForm):
     note = TextAreaField("What did you check? (optional)", validators=[Length(max=2000)])
     source_url = StringField("Source link (optional)", validators=[Length(max=500)])
+    # Asked when verifying changes the served wording (kb.onboarding.reading): there is no default, so
+    # the verifier says it; a minor change (a typo) disturbs nobody who read the old wording.
+    change_kind = RadioField("For people who read the wording served until now", choices=CHANGE_CHOICES,
+                             validators=[Optional()])
 
 
 class CollectionForm(FlaskForm):

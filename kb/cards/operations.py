@@ -296,9 +296,14 @@ def clean_source_url(url):
     return url
 
 
-def verify_card(card, user, note="", source_url="", at=None, has_flags=True):
+def verify_card(card, user, note="", source_url="", at=None, has_flags=True, change_kind=None):
     """Record that `user` checked the card's current revision, at `at` (default now); this answers its
-    open flags (`has_flags=False` skips looking for them, for cards created in the same import)."""
+    open flags (`has_flags=False` skips looking for them, for cards created in the same import).
+
+    When this changes the served wording, `change_kind` says what it means for people who read the old
+    one (kb.onboarding.reading): "material" (the default: sends the card back to them) or "minor"."""
+    from kb.onboarding import reading
+
     if card.is_archived:
         raise InvalidCard({"card": "is archived: restore it from the archive before verifying it"})
     at = at or utcnow()
@@ -311,6 +316,8 @@ def verify_card(card, user, note="", source_url="", at=None, has_flags=True):
         verified_at=at,
         note=(note or "").strip(),
         source_url=clean_source_url(source_url),
+        change_kind=reading.clean_change_kind(change_kind) if reading.wording_changes(card, card.revision_number)
+        else None,
     )
     db.session.add(verification)
     if card.verified_revision_number != card.revision_number:

@@ -18,6 +18,7 @@ from kb.extensions import db
 from kb.forms import save
 from kb.ids import db_int
 from kb.models import VERIFIER_ROLES, Card, CardRequest, Collection, Team, User
+from kb.onboarding import reading
 from kb.search import gaps, usage
 from kb.verification import flags
 from kb.verification.facts import user_active_at
@@ -103,6 +104,7 @@ def detail(card_id, verify_form=None):
         changes_since_verified=changes, open_flags=flags.open_flags(card), flag_form=FlagForm(),
         customers=customers, chatbot=chatbot, verifiers=verifiers_of(card.verifier_team),
         current_placeholders=serving.placeholders_of(card),
+        wording_changes=reading.wording_changes(card, card.revision_number), readers=reading.readers_count(card),
     ), 400 if verify_form is not None else 200
 
 
@@ -249,7 +251,8 @@ def edit(card_id):
                     interval_days=form.interval_days(), is_public=form.is_public.data, verifying=verify_too,
                 )
                 if verify_too:  # "edit and verify" in one step
-                    operations.verify_card(card, current_user, note=form.summary.data or "Edited and verified")
+                    operations.verify_card(card, current_user, note=form.summary.data or "Edited and verified",
+                                           change_kind=form.change_kind.data)
                 return revision
 
             saved, revision = save(form, write, CARD_FIELDS)
@@ -279,8 +282,12 @@ def preview():
 def verify(card_id):
     card = get_card(card_id, permissions.can_verify)
     form = VerifyForm()
-    if form.validate_on_submit() and save(form, lambda: operations.verify_card(
-            card, current_user, note=form.note.data, source_url=form.source_url.data))[0]:
+    if form.validate_on_submit() and reading.wording_changes(card, card.revision_number) \
+            and not form.change_kind.data and reading.readers_count(card):
+        form.change_kind.errors.append("say whether this change is material or minor for the people who read it")
+    elif form.validate_on_submit() and save(form, lambda: operations.verify_card(
+            card, current_user, note=form.note.data, source_url=form.source_url.data,
+            change_kind=form.change_kind.data))[0]:
         flash(f"Verified revision {card.revision_number}. Thank you.", "success")
         return redirect(url_for("cards.detail", card_id=card.id))
     return detail(card_id, verify_form=form)

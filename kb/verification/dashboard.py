@@ -169,20 +169,24 @@ def trend(today, live_score, days=60, scope="all"):
     return points
 
 
-def trend_svg(points, width=640, height=200):
-    """A line chart of trust over time as inline SVG: readable without JavaScript, printable."""
+NO_TREND = "No history yet: the trend starts with the first daily check (kb check-stale)."
+
+
+def trend_svg(points, width=640, height=200, title="Trust score by day", empty=NO_TREND):
+    """A line chart of a percentage by day (trust; a cohort's completion) as inline SVG: readable without
+    JavaScript, printable."""
     pad_left, pad_bottom, pad_top, pad_right = 40, 28, 12, 12
     inner_w, inner_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-             f'class="chart" aria-label="Trust score by day">',
-             "<title>Trust score by day</title>"]
+             f'class="chart" aria-label="{escape(title)}">',
+             f"<title>{escape(title)}</title>"]
     for pct in (0, 25, 50, 75, 100):
         y = pad_top + inner_h * (1 - pct / 100)
         parts.append(f'<line x1="{pad_left}" x2="{width - pad_right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{pad_left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{pct}%</text>')
     if not points:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis">'
-                     "No history yet: the trend starts with the first daily check (kb check-stale).</text>")
+                     f"{escape(empty)}</text>")
     else:
         first, last = points[0][0], points[-1][0]
         span = max((last - first).days, 1)

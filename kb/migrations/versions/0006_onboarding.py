@@ -11,7 +11,6 @@ from alembic import op
 
 from kb.accounts.emails import email_key
 
-
 # revision identifiers, used by Alembic.
 revision = '0006'
 down_revision = '0005'
