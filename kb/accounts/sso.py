@@ -138,7 +138,7 @@ def account_for(claims, now):
             raise Refused(INACTIVE)
         if user.sso_subject is None:
             user.sso_subject = subject
-            audit.record(user, "user.sso_link", f"user:{user.id}", subject=subject)
+            audit.record(user, "user.sso_link", f"user:{user.id}", identity=subject)
             db.session.flush()
         return user
     if cfg.expires_on is not None and local_day(now) > cfg.expires_on:
@@ -157,7 +157,7 @@ def _create_account(claims, address, subject, cfg):
     except InvalidAccount as exc:
         raise Refused(f"kb could not create your account ({exc}); ask an admin.") from exc
     user.sso_subject = subject
-    audit.record(user, "user.sso_create", f"user:{user.id}", subject=subject, email=user.email, role=user.role,
+    audit.record(user, "user.sso_create", f"user:{user.id}", identity=subject, email=user.email, role=user.role,
                  team=team.name if team else None, expires_on=cfg.expires_on)
     db.session.flush()
     return user
