@@ -168,7 +168,9 @@ def test_the_second_sign_in_reuses_the_account_and_the_team(sso_app, provider):
     assert len(users(app)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Team)) == 1
-        assert db.session.scalar(select(User)).role == "agent"  # the default role
+        user = db.session.scalar(select(User))
+        assert user.role == "agent"  # the default role
+        assert user.name == "bob"  # no name claim at the first sign-in: the address's local part
 
 
 def test_a_later_sign_in_finds_the_account_by_subject_not_by_address(sso_app, provider):
@@ -323,6 +325,11 @@ def test_an_unreachable_provider_is_a_502_on_the_login_page(make_app):
     response = app.test_client().get("/login/sso")
     assert response.status_code == 502
     assert "cannot be reached" in response.get_data(as_text=True)
+
+
+def test_an_issuer_without_a_discovery_document_is_a_502(make_app, provider):
+    app = make_app(OIDC_ISSUER=provider + "/no-such-issuer", OIDC_CLIENT_ID="kb-test", OIDC_ALLOWED_DOMAINS=DOMAINS)
+    assert app.test_client().get("/login/sso").status_code == 502
 
 
 def test_a_provider_that_goes_away_before_the_token_exchange_is_a_502(sso_app, provider):

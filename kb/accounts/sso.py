@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kb import audit
 from kb.accounts.auth import LoginForm, is_safe_next
-from kb.accounts.emails import email_key
+from kb.accounts.emails import clean_email, email_key
 from kb.accounts.operations import EMAIL, InvalidAccount, create_team, create_user, find_team, find_user
 from kb.dates import local_day, utcnow
 from kb.extensions import db
@@ -78,7 +78,10 @@ def settings_from(config):
             raise ConfigError(f"OIDC_EXPIRES_ON must be an ISO date (2025-01-15), not {expires_on!r}.") from None
     elif expires_on is not None and not isinstance(expires_on, date):
         raise ConfigError(f"OIDC_EXPIRES_ON must be an ISO date (2025-01-15), not {expires_on!r}.")
-    return Settings(issuer=issuer, role=role, team=(config.get("OIDC_TEAM") or "").strip() or None,
+    team = " ".join((config.get("OIDC_TEAM") or "").split()) or None
+    if team is not None and len(team) > 80:
+        raise ConfigError("OIDC_TEAM is longer than 80 characters, the longest team name.")
+    return Settings(issuer=issuer, role=role, team=team,
                     allowed_domains=parse_domains(config.get("OIDC_ALLOWED_DOMAINS")), expires_on=expires_on,
                     client=None)
 
@@ -143,12 +146,12 @@ def account_for(claims, now):
         return user
     if cfg.expires_on is not None and local_day(now) > cfg.expires_on:
         raise Refused(INACTIVE)
-    return _create_account(claims, address, subject, cfg)
+    return _create_account(claims, subject, cfg)
 
 
-def _create_account(claims, address, subject, cfg):
+def _create_account(claims, subject, cfg):
     name = claims.get("name") if isinstance(claims.get("name"), str) else ""
-    name = " ".join(name.split())[:120] or address.partition("@")[0][:120]
+    name = " ".join(name.split())[:120] or clean_email(claims["email"]).partition("@")[0][:120]
     try:
         team = (find_team(cfg.team) or create_team(name=cfg.team)) if cfg.team else None
         # Nobody knows this password: the account signs in here, or through a set-password link.
@@ -177,8 +180,9 @@ def start():
         session["sso_next"] = next_url
     try:
         return settings().client.authorize_redirect(url_for("sso.callback", _external=True))
-    except (requests.RequestException, ValueError) as exc:  # ValueError: the discovery answer was not JSON
-        logger.warning("SSO: cannot read the provider's discovery document: %s", exc)
+    # ValueError: the discovery answer was not JSON; KeyError, RuntimeError: it lacks an endpoint.
+    except (requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
+        logger.warning("SSO: cannot use the provider's discovery document: %r", exc)
         return _login_page("The sign-in provider cannot be reached; try again later, or sign in with your password.",
                            502)
 
@@ -198,8 +202,8 @@ def callback():
     except JoseError as exc:
         logger.warning("SSO: invalid ID token: %s", exc)
         return _login_page("The sign-in provider's answer could not be verified; please start again.", 400)
-    except (requests.RequestException, ValueError) as exc:
-        logger.warning("SSO: token exchange failed: %s", exc)
+    except (requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
+        logger.warning("SSO: token exchange failed: %r", exc)
         return _login_page("The sign-in provider cannot be reached; try again later, or sign in with your password.",
                            502)
     claims = token.get("userinfo")
