@@ -122,8 +122,8 @@ def verified_email(claims, allowed_domains):
 def account_for(claims, now):
     """The account that the provider's (already validated) ID-token claims sign in as.
 
-    Creates or links it on the first sign-in (flushed, not committed). Raises Refused, having changed nothing,
-    when the claims do not let anyone in."""
+    Creates or links it on the first sign-in (flushed; the caller commits). Raises Refused when the claims let
+    nobody in: every check comes before any write, and the caller rolls back in case creating an account failed."""
     cfg = settings()
     if not isinstance(claims.get("iss"), str) or claims["iss"].rstrip("/") != cfg.issuer:
         # Authlib checks the token against the discovery document; this checks that document is the one set.
