@@ -32,7 +32,7 @@ def create_app(config=None, instance_path=None):
     _derive_settings(app)
 
     from kb import cli, deferred, extensions, markup, web
-    from kb.accounts import auth
+    from kb.accounts import auth, sso
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
     from kb.channels import admin as token_admin
@@ -49,6 +49,7 @@ def create_app(config=None, instance_path=None):
     auth.init_app(app)
     cli.init_app(app)
     app.register_blueprint(auth.bp)
+    sso.init_app(app)
     app.register_blueprint(card_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(verification_views.bp)

@@ -121,3 +121,22 @@ JOBS_MAIL_MINUTES = 5
 # A lease lasts this long and its process renews it while the job runs: a process that died holding one
 # blocks its job for at most this long.
 JOBS_LEASE_SECONDS = 120
+
+# Single sign-on (OpenID Connect, kb.accounts.sso). None = off: no button, /login/sso is 404. Otherwise the
+# provider's issuer URL; its discovery document is read from <issuer>/.well-known/openid-configuration.
+OIDC_ISSUER = None
+# The client registered with the provider; its redirect URI is <this site>/login/sso/callback.
+OIDC_CLIENT_ID = None
+OIDC_CLIENT_SECRET = None
+OIDC_SCOPES = "openid email profile"
+# Team that accounts created at their first sign-in join (created if missing); None = no team.
+OIDC_TEAM = None
+# Role of accounts created at their first sign-in: "agent", "expert" or "admin" (only if set here).
+OIDC_ROLE = "agent"
+# E-mail domains allowed to sign in ("example.com", exact match; a sub-domain must be listed itself). Empty
+# lets nobody in: the provider may vouch for people outside the company. From the environment, a JSON list
+# or a comma-separated string: KB_OIDC_ALLOWED_DOMAINS=example.com,example.org
+OIDC_ALLOWED_DOMAINS = ()
+OIDC_BUTTON_LABEL = "Sign in with SSO"
+# Last day (ISO date, "2025-01-15") of accounts created at their first sign-in, for a seasonal cohort; None = no end.
+OIDC_EXPIRES_ON = None

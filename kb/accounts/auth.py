@@ -16,7 +16,7 @@ from kb.models import User
 bp = Blueprint("auth", __name__)
 
 # Endpoints anyone may reach. Blueprints for the public FAQ add theirs here.
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "sso.start", "sso.callback", "static"}
 
 
 class LoginForm(FlaskForm):
