@@ -116,6 +116,10 @@ JOBS_DIGEST_AT = "MON 07:00"
 # This host's search index: apply the change feed this often (seconds), merge its segments daily (local time).
 JOBS_INDEX_FEED_SECONDS = 60
 JOBS_INDEX_OPTIMIZE_AT = "03:30"
+# Onboarding reminders: how often the job looks (minutes; each hire hears at most once a day), and how long
+# before a path's due date a hire who has not finished is reminded (hours).
+JOBS_REMINDER_MINUTES = 60
+ONBOARDING_REMIND_BEFORE_HOURS = 24
 # E-mail that failed, or was queued while another process was sending, is retried this often (minutes).
 JOBS_MAIL_MINUTES = 5
 # A lease lasts this long and its process renews it while the job runs: a process that died holding one

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from kb.accounts import operations as accounts
 from kb.cards import operations as cards
 from kb.dates import utcnow
-from kb.demo_content import CARDS, COLLECTIONS, TEAMS, USERS
+from kb.demo_content import CARDS, COLLECTIONS, ONBOARDING_PATH, TEAMS, USERS
 from kb.extensions import db
 from kb.models import VERIFIER_ROLES, Card, Collection, SynonymSet, User
 from kb.verification import checker, flags
@@ -98,11 +98,59 @@ def seed(now=None, with_cards=True):
         for days_ago in range(30, 0, -1):
             instant = now - timedelta(days=days_ago)
             checker.snapshot(checker.evaluate(instant), instant)
+    if with_cards and _seed_onboarding(users, teams, now):
+        created["onboarding paths"] = 1
     if with_cards and db.session.scalar(select(SynonymSet.id).limit(1)) is None:
         db.session.add_all(SynonymSet(terms=terms, updated_at=now) for terms in SYNONYMS)
         created["synonym sets"] = len(SYNONYMS)
     db.session.flush()
     return "Demo data: " + ", ".join(f"{n} {what} added" for what, n in created.items())
+
+
+def _seed_onboarding(users, teams, now):
+    """The cohort's Day 1–3 path with hires at every stage, check questions and one pushed change."""
+    from kb.models import Membership, Path
+    from kb.onboarding import paths, progress, pushes, questions, reading
+
+    spec = ONBOARDING_PATH
+    if db.session.scalar(select(Path.id).filter_by(name=spec["name"])) is not None:
+        return False
+    by_key = {c.external_id: c for c in db.session.scalars(select(Card))}
+    lead, team = users[spec["lead"]], teams[spec["team"]]
+    start = now - timedelta(days=max(h["joined_days_ago"] for h in spec["hires"].values()) + 1)
+    path = paths.create_path(name=spec["name"], team=team, actor=lead, description=spec["description"],
+                             sections=[title for title, _ in spec["sections"]])
+    order = []
+    for section, (_, keys) in zip(path.sections, spec["sections"], strict=True):
+        for key in keys:
+            card = by_key[key.rstrip("!")]
+            paths.add_card(path, section, card, lead, must_acknowledge=key.endswith("!"))
+            order.append((card, key.endswith("!")))
+    asked = {}
+    for key, prompt, choices, correct, explanation in spec["questions"]:
+        asked[key] = questions.add(by_key[key], prompt=prompt, choices=choices, correct=correct,
+                                   explanation=explanation, actor=lead)
+    paths.assign(path, actor=lead, team=team, due_days=spec["due_days"], now=start)
+    for who, stage in spec["hires"].items():
+        user = users[who]
+        joined = now - timedelta(days=stage["joined_days_ago"], hours=2)
+        db.session.get(Membership, (user.id, team.id)).joined_at = joined
+        count = len(order) if stage["read"] == "all" else stage["read"]
+        for n, (card, must) in enumerate(order[:count]):
+            at = joined + timedelta(minutes=20 * (n + 1))
+            old = card.external_id in stage.get("read_old", ())
+            revision = 1 if old else card.verified_revision_number
+            (reading.acknowledge if must else reading.mark_read)(user, card, revision, now=at)
+            question = asked.get(card.external_id)
+            if question is not None:
+                if who in ("seasonal", "ella"):  # wrong at first, then right after reading again
+                    questions.answer(user, question, (question.correct + 1) % len(question.choices), now=at)
+                questions.answer(user, question, question.correct, now=at + timedelta(minutes=2))
+        finished = progress.note_activity(user, order[0][0].id, now=joined + timedelta(minutes=20 * (count + 1)))
+        del finished
+    pushes.push(by_key[spec["push"]["card"]], [team], due_hours=spec["push"]["hours"], actor=lead,
+                message=spec["push"]["message"], now=now - timedelta(hours=1))
+    return True
 
 
 # Words agents and customers use for the same thing (admins edit them under Synonyms).

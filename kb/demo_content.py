@@ -12,6 +12,10 @@ TEAMS = [
         "description": "Own shipping, delivery, returns and the holiday peak plan. Work with the Reno and Columbus warehouses and our carriers.",
     },
     {
+        "name": "Q4 2026 seasonal",
+        "description": "This season's hires: they join for the peak and work through the Day 1–3 path.",
+    },
+    {
         "name": "Support leads",
         "description": "Run the live-chat floor. Own order handling, tone of voice and onboarding for permanent and seasonal agents.",
     },
@@ -51,8 +55,8 @@ USERS = [
         "name": "Priya Shah",
         "role": "expert",
         "password": "expert-demo",
-        "teams": ["Support leads", "Billing experts"],
-        "lead_of": [],
+        "teams": ["Support leads", "Billing experts", "Q4 2026 seasonal"],
+        "lead_of": ["Q4 2026 seasonal"],
     },
     {
         "key": "agent",
@@ -78,7 +82,47 @@ USERS = [
         "name": "Riley Novak",
         "role": "agent",
         "password": "agent-demo",
-        "teams": [],
+        "teams": ["Q4 2026 seasonal"],
+        "lead_of": [],
+        "expires_in_days": 60,
+    },
+    {
+        "key": "noah",
+        "email": "noah@example.com",
+        "name": "Noah Kim",
+        "role": "agent",
+        "password": "agent-demo",
+        "teams": ["Q4 2026 seasonal"],
+        "lead_of": [],
+        "expires_in_days": 60,
+    },
+    {
+        "key": "mia",
+        "email": "mia@example.com",
+        "name": "Mia Rossi",
+        "role": "agent",
+        "password": "agent-demo",
+        "teams": ["Q4 2026 seasonal"],
+        "lead_of": [],
+        "expires_in_days": 60,
+    },
+    {
+        "key": "omar",
+        "email": "omar@example.com",
+        "name": "Omar Haddad",
+        "role": "agent",
+        "password": "agent-demo",
+        "teams": ["Q4 2026 seasonal"],
+        "lead_of": [],
+        "expires_in_days": 60,
+    },
+    {
+        "key": "ella",
+        "email": "ella@example.com",
+        "name": "Ella Brooks",
+        "role": "agent",
+        "password": "agent-demo",
+        "teams": ["Q4 2026 seasonal"],
         "lead_of": [],
         "expires_in_days": 60,
     },
@@ -1265,3 +1309,43 @@ Waiting to hear whether the next chat tool release will fill {customer_name} and
         "state": "draft",
     },
 ]
+
+
+# The Day 1–3 path of the "Q4 2026 seasonal" cohort, over the live onboarding and policy cards (kb.onboarding).
+ONBOARDING_PATH = {
+    "name": "Q4 2026 seasonal: Day 1–3",
+    "team": "Q4 2026 seasonal",
+    "lead": "priya",
+    "description": "Three days to your first chats on your own: tools and tone, orders, then refunds, returns and the holidays.",
+    "due_days": 3,
+    "sections": [
+        ("Day 1: tools and tone", ["onboarding-first-day", "onboarding-search-copy", "onboarding-flag-card",
+                                   "tone-answer-first", "onboarding-chat-etiquette"]),
+        ("Day 2: orders and cancellations", ["cancel-before-shipment!", "order-status-meaning", "order-change-items",
+                                             "address-change"]),
+        ("Day 3: refunds, returns and the holidays", ["return-window", "refund-timing", "holiday-cutoff-dates!",
+                                                      "holiday-support-hours", "onboarding-escalation"]),
+    ],  # "!" = must acknowledge
+    "questions": [
+        ("cancel-before-shipment", "An order shows “Preparing for shipment” and the customer wants to cancel. What do you do?",
+         ["Tell them it can no longer be cancelled", "Request cancellation from the warehouse in Admin tool",
+          "Cancel it and refund at once"], 1,
+         "Until it ships the warehouse can still stop it: Orders → Request cancellation. It answers within 2 business hours."),
+        ("refund-timing", "We processed a refund to a card. How long until the customer's bank shows it?",
+         ["Straight away", "1–3 business days", "5–10 business days"], 2,
+         "Cards take 5–10 business days; PayPal 1–3; a gift card straight away."),
+        ("holiday-cutoff-dates", "What is the last day to order with express shipping for delivery by December 24?",
+         ["December 18", "December 21, 1 pm ET", "December 22, 1 pm ET"], 2,
+         "The carrier moved the express cut-off to December 22, 1 pm ET; standard shipping is December 18."),
+    ],
+    # Where each hire stands: days since they joined, and how far they got (cards read, in path order).
+    "hires": {
+        "noah": {"joined_days_ago": 0, "read": 0},  # not started
+        "seasonal": {"joined_days_ago": 1, "read": 7},  # halfway
+        "mia": {"joined_days_ago": 4, "read": "all"},  # finished
+        "omar": {"joined_days_ago": 5, "read": 3},  # overdue
+        "ella": {"joined_days_ago": 2, "read": "all", "read_old": ["holiday-cutoff-dates"]},  # one card "updated"
+    },
+    "push": {"card": "holiday-cutoff-dates", "hours": 8,
+             "message": "The carrier moved the express cut-off to December 22: confirm you know the new date."},
+}

@@ -154,6 +154,15 @@ def optimize_index():
     return "index merged" if index.optimize() else "index busy, left for the next night"
 
 
+def onboarding_reminders():
+    """Hires hear before a due date and after a missed one (once a day at most); leads get a daily digest."""
+    from kb.onboarding import reminders
+
+    sent, digests = reminders.send_reminders()
+    db.session.commit()
+    return f"{sent} reminder(s), {digests} digest(s)" if sent or digests else None
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -179,6 +188,8 @@ def schedule(config):
         Job("index-feed", apply_feed, every(config, "JOBS_INDEX_FEED_SECONDS", "seconds"), per_host=True),
         Job("index-optimize", optimize_index, at(config["JOBS_INDEX_OPTIMIZE_AT"], "JOBS_INDEX_OPTIMIZE_AT"),
             per_host=True),
+        Job("onboarding-reminders", onboarding_reminders, every(config, "JOBS_REMINDER_MINUTES", "minutes"),
+            then="mail"),
         # Mail is a job of its own, so that two processes never send the same notification twice.
         Job("mail", deliver_mail, every(config, "JOBS_MAIL_MINUTES", "minutes")),
     )

@@ -378,7 +378,7 @@ def test_report_numbers_sorting_filters_and_csv(app, ob, auth):
     _edit_and_verify(app, c1, ob["expert"], "Material change to day one.", "material")
     auth.login(ob["lead"].email)
     page = auth.client.get(f"/onboarding/paths/{ob['path']}/report").get_data(as_text=True)
-    assert "<strong>4</strong> hires" in page  # the lead is a member of the cohort team too
+    assert "<strong>3</strong> hires" in page  # the lead is a member of the cohort team, but runs it
     assert "<strong>2</strong> with updated cards" in page
     assert "How long do refunds take?" in page and "1 of 2 (50%)" in page  # the most-missed question
     assert "<svg" in page
@@ -444,3 +444,30 @@ def test_question_editor_validates(app, ob, auth):
     with app.app_context():
         question = db.session.query(CheckQuestion).filter_by(card_id=card.id).one()
         assert question.choices == ["your buddy", "nobody"] and question.correct == 0
+
+
+def test_reminders_before_and_after_the_due_date_once_a_day_and_a_lead_digest(app, ob):
+    from kb.models import Notification
+    from kb.onboarding import reminders
+
+    h0, h1, _ = ob["hires"]
+    for card in ob["cards"]:
+        _read(app, h0, card, acknowledge=True)
+    _answer(app, h0, ob["question"], 1)  # h0 finished: never reminded
+    with app.app_context():
+        start = db.session.get(Path, ob["path"]).assignments[0].assigned_at
+        assert reminders.send_reminders(start + DAY) == (0, 0)  # due in two days: nothing yet
+        sent, digests = reminders.send_reminders(start + 2 * DAY + timedelta(hours=1))
+        db.session.commit()
+        assert (sent, digests) == (2, 0)  # h1 and h2 are due within 24 h (the lead runs the cohort)
+        assert reminders.send_reminders(start + 2 * DAY + timedelta(hours=5)) == (0, 0)  # once a day
+        sent, digests = reminders.send_reminders(start + 4 * DAY)
+        db.session.commit()
+        assert (sent, digests) == (2, 1)
+        note = db.session.query(Notification).filter_by(user_id=h1.id, key=f"onboarding-reminder:"
+                                                        f"{(start + 4 * DAY).date()}").one()
+        assert note.subject == "Onboarding overdue: Day 1–3" and note.url == "/onboarding/"
+        digest = db.session.query(Notification).filter_by(user_id=ob["lead"].id, kind="onboarding").filter(
+            Notification.key.like("onboarding-digest:%")).one()
+        assert "Hire 1: Day 1–3" in digest.body and "Hire 0" not in digest.body
+        assert db.session.query(Notification).filter_by(user_id=h0.id).count() == 0

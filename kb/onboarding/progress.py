@@ -247,14 +247,14 @@ def assignments_of(user):
 
 
 def cohort_of(path, team=None):
-    """{user id: (started_at, due_at)} for the people a path reaches through `team`, or (team None) the
-    people it is assigned to one by one."""
+    """{user id: (started_at, due_at)} for the people a path reaches through `team` (its leads run the cohort,
+    they are not in it), or (team None) the people it is assigned to one by one."""
     if team is not None:
         assignment = db.session.scalar(select(PathAssignment).filter_by(path_id=path.id, team_id=team.id))
         if assignment is None:
             return {}
         rows = db.session.execute(select(Membership.user_id, Membership.joined_at).where(
-            Membership.team_id == team.id))
+            Membership.team_id == team.id, Membership.is_lead.is_(False)))
         return {uid: (max(assignment.assigned_at, joined), _due(max(assignment.assigned_at, joined),
                                                                   assignment.due_days)) for uid, joined in rows}
     rows = db.session.scalars(select(PathAssignment).where(
