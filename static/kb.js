@@ -359,3 +359,250 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
   title.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 300); });
   if (title.value) check();
 })();
+
+// Onboarding path editor: reorder cards by dragging them, or from the keyboard (focus a handle ⠿, Space or
+// Enter picks the card up, ↑/↓ move it, across sections at their edges, Space or Enter drops it, Escape
+// puts it back). The new order is saved as one layout; a refused layout (400) is undone and the server's
+// reason announced. Without JavaScript the ↑/↓ buttons of each card post the same moves.
+(function () {
+  "use strict";
+  var editor = document.querySelector(".path-editor[data-layout-url]");
+  if (!editor) return;
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+  var status = document.getElementById("reorder-status");
+  var picked = null;    // keyboard: {item, before}
+  var dragged = null;   // mouse: {item, before, dropped}
+  var moving = false;   // a handle is being moved in the DOM: its focus events mean nothing
+
+  function lists() { return Array.prototype.slice.call(editor.querySelectorAll("ol.sortable[data-section]")); }
+  function itemsOf(list) { return Array.prototype.slice.call(list.querySelectorAll(":scope > li.item[data-item]")); }
+  function titleOf(item) { return item.getAttribute("data-title") || item.textContent.trim(); }
+  function handleOf(item) { return item.querySelector("button.handle"); }
+  function say(text) {
+    if (!status) return;
+    status.textContent = "";  // a repeated message is announced again
+    window.setTimeout(function () { status.textContent = text; }, 30);
+  }
+
+  // [[section id, [item ids…]], …], as the layout endpoint takes it; and the nodes, to put them back.
+  function layout() {
+    return lists().map(function (list) {
+      return [Number(list.getAttribute("data-section")),
+              itemsOf(list).map(function (li) { return Number(li.getAttribute("data-item")); })];
+    });
+  }
+  function snapshot() { return lists().map(function (list) { return [list, itemsOf(list)]; }); }
+  function restore(before) {
+    before.forEach(function (pair) { pair[1].forEach(function (li) { pair[0].appendChild(li); }); });
+  }
+  function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+
+  function where(item) {
+    var list = item.parentNode, mine = itemsOf(list);
+    return titleOf(item) + ": position " + (mine.indexOf(item) + 1) + " of " + mine.length + " in " +
+      (list.getAttribute("aria-label") || "this section");
+  }
+
+  function focusHandle(item) {
+    var handle = handleOf(item);
+    if (handle && document.activeElement !== handle) handle.focus();
+  }
+
+  function save(before, item, done) {
+    var body = JSON.stringify({ sections: layout() });
+    editor.setAttribute("aria-busy", "true");
+    fetch(editor.getAttribute("data-layout-url"), {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
+    }).then(function (answer) {
+      if (answer.ok) { say(done + " Saved."); return; }
+      var why = (answer.data && answer.data.error && answer.data.error.message) ||
+        "the server refused it (HTTP " + answer.status + ")";
+      moving = true; restore(before); focusHandle(item); moving = false;
+      say("Not saved: " + why + ". The previous order is back.");
+    }, function () {
+      moving = true; restore(before); focusHandle(item); moving = false;
+      say("Not saved: the server did not answer. The previous order is back.");
+    }).then(function () { editor.removeAttribute("aria-busy"); });
+  }
+
+  // --- keyboard -----------------------------------------------------------------------------------------
+
+  function pickUp(item) {
+    picked = { item: item, before: snapshot(), start: layout() };
+    item.classList.add("picked");
+    handleOf(item).setAttribute("aria-pressed", "true");
+    say("Picked up " + titleOf(item) + ". Use the arrow keys to move it, Space or Enter to drop it, Escape to cancel. " +
+        where(item) + ".");
+  }
+
+  function letGo() {
+    var was = picked;
+    picked = null;
+    was.item.classList.remove("picked");
+    handleOf(was.item).setAttribute("aria-pressed", "false");
+    return was;
+  }
+
+  function drop() {
+    var was = letGo();
+    if (same(was.start, layout())) { say(titleOf(was.item) + " dropped where it was. " + where(was.item) + "."); return; }
+    var text = titleOf(was.item) + " dropped. " + where(was.item) + ".";
+    say(text + " Saving…");
+    save(was.before, was.item, text);
+  }
+
+  function cancel() {
+    var was = letGo();
+    moving = true; restore(was.before); focusHandle(was.item); moving = false;
+    say("Move cancelled. " + where(was.item) + ".");
+  }
+
+  function step(item, delta) {
+    var list = item.parentNode, all = lists(), mine = itemsOf(list), index = mine.indexOf(item);
+    var target = mine[index + delta];
+    moving = true;
+    if (target) {
+      list.insertBefore(item, delta < 0 ? target : target.nextSibling);
+    } else {
+      var neighbour = all[all.indexOf(list) + delta];
+      if (!neighbour) { moving = false; say(where(item) + " (" + (delta < 0 ? "already first" : "already last") + ")."); return; }
+      if (delta < 0) neighbour.appendChild(item); else neighbour.insertBefore(item, neighbour.firstChild);
+    }
+    focusHandle(item);
+    moving = false;
+    say(where(item) + ".");
+  }
+
+  editor.addEventListener("keydown", function (event) {
+    var handle = event.target.closest ? event.target.closest("button.handle") : null;
+    if (!handle || !editor.contains(handle)) return;
+    var item = handle.closest("li.item");
+    var key = event.key;
+    if (key === " " || key === "Spacebar" || key === "Enter") {
+      event.preventDefault();
+      if (picked && picked.item === item) drop();
+      else { if (picked) cancel(); pickUp(item); }
+    } else if (picked && picked.item === item && (key === "ArrowUp" || key === "ArrowDown")) {
+      event.preventDefault();
+      step(item, key === "ArrowUp" ? -1 : 1);
+    } else if (picked && picked.item === item && (key === "Escape" || key === "Esc")) {
+      event.preventDefault();
+      cancel();
+    }
+  });
+  // A handle does nothing on its own when clicked (Space and Enter are handled on keydown, above).
+  editor.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("button.handle")) event.preventDefault();
+  });
+  // Leaving a picked-up card (Tab, a click elsewhere) puts it back, as Escape does.
+  editor.addEventListener("focusout", function (event) {
+    if (moving || !picked || event.target !== handleOf(picked.item)) return;
+    window.setTimeout(function () {
+      if (picked && !moving && document.activeElement !== handleOf(picked.item)) cancel();
+    }, 0);
+  });
+
+  // --- mouse (HTML5 drag and drop) ------------------------------------------------------------------------
+
+  function clearTargets() {
+    editor.querySelectorAll(".drop-target").forEach(function (n) { n.classList.remove("drop-target"); });
+  }
+
+  function listAt(target) {
+    if (!target.closest) return null;
+    var list = target.closest("ol.sortable[data-section]");
+    if (list && editor.contains(list)) return list;
+    var section = target.closest(".path-section");
+    return section && editor.contains(section) ? section.querySelector("ol.sortable[data-section]") : null;
+  }
+
+  editor.addEventListener("dragstart", function (event) {
+    var item = event.target.closest ? event.target.closest("li.item[data-item]") : null;
+    if (!item || !editor.contains(item)) return;
+    if (picked) cancel();
+    dragged = { item: item, before: snapshot(), start: layout(), dropped: false };
+    event.dataTransfer.effectAllowed = "move";
+    try { event.dataTransfer.setData("text/plain", titleOf(item)); } catch (e) { /* old browsers */ }
+    window.setTimeout(function () { if (dragged) item.classList.add("dragging"); }, 0);
+  });
+
+  function over(event) {
+    if (!dragged) return;
+    var list = listAt(event.target);
+    if (!list) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    if (!list.classList.contains("drop-target")) { clearTargets(); list.classList.add("drop-target"); }
+    // Before the first card whose middle is below the pointer; else at the end.
+    var next = itemsOf(list).filter(function (li) { return li !== dragged.item; }).find(function (li) {
+      var box = li.getBoundingClientRect();
+      return event.clientY < box.top + box.height / 2;
+    });
+    if (next) { if (next.previousElementSibling !== dragged.item) list.insertBefore(dragged.item, next); }
+    else if (list.lastElementChild !== dragged.item) list.appendChild(dragged.item);
+  }
+  editor.addEventListener("dragenter", over);
+  editor.addEventListener("dragover", over);
+
+  editor.addEventListener("drop", function (event) {
+    if (!dragged) return;
+    event.preventDefault();
+    dragged.dropped = true;
+  });
+
+  editor.addEventListener("dragend", function () {
+    if (!dragged) return;
+    var was = dragged;
+    dragged = null;
+    was.item.classList.remove("dragging");
+    clearTargets();
+    if (!was.dropped) { restore(was.before); return; }  // dropped outside the editor, or Escape
+    if (same(was.start, layout())) return;
+    var text = titleOf(was.item) + " moved. " + where(was.item) + ".";
+    say(text + " Saving…");
+    save(was.before, was.item, text);
+  });
+})();
+
+// Check questions on the onboarding reader: answered in place (the server says right or wrong and why);
+// without JavaScript the form posts and the page comes back with the same result.
+document.addEventListener("submit", function (event) {
+  "use strict";
+  var form = event.target;
+  if (event.defaultPrevented || !form.matches || !form.matches("form.question[data-question]")) return;
+  event.preventDefault();
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+  var result = form.querySelector(".result"), button = form.querySelector('button[type="submit"], button:not([type])');
+  function show(text, right) {
+    if (!result) return;
+    result.textContent = text;
+    form.classList.toggle("right", right === true);
+    form.classList.toggle("wrong", right === false);
+  }
+  if (button) button.disabled = true;
+  form.setAttribute("aria-busy", "true");
+  fetch(form.action, { method: "POST", credentials: "same-origin", body: new FormData(form),
+    headers: { Accept: "application/json", "X-CSRFToken": csrf } })
+    .then(function (r) {
+      if (r.redirected || (r.headers.get("Content-Type") || "").indexOf("json") < 0) {
+        throw new Error("Your answer was not recorded: sign in again, then answer.");
+      }
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    })
+    .then(function (answer) {
+      if (!answer.ok) {
+        show((answer.data.error && answer.data.error.message) || "Choose one of the answers.", null);
+        return;
+      }
+      var data = answer.data;
+      if (data.correct) show("Right. " + (data.explanation || ""), true);
+      else show("Not quite: read the card again and retry.", false);
+      if (button) button.textContent = "Answer again";
+    }, function (error) {
+      show(error instanceof TypeError ? "Your answer was not sent: the server did not answer. Try again." : error.message, null);
+    })
+    .then(function () { if (button) button.disabled = false; form.removeAttribute("aria-busy"); });
+});
