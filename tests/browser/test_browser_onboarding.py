@@ -145,12 +145,18 @@ def test_a_lead_reorders_a_path_from_the_keyboard_and_with_the_mouse(page, sign_
     assert order(page) == [["Day 1", [c, b]], ["Day 2", [a]]]
 
 
+def bar_fill(bar):
+    """How much of a progress bar is filled, 0 to 1, as drawn (the CSP forbids inline widths, so CSS draws it)."""
+    return bar.evaluate("el => el.firstElementChild.getBoundingClientRect().width / el.getBoundingClientRect().width")
+
+
 def test_a_hire_works_through_a_path_and_answers_check_questions_in_place(page, sign_in, data):
     first, acknowledge, with_question = TITLES
     sign_in(page, HIRE, PASSWORD)
     page.locator(".topbar nav").get_by_role("link", name="My onboarding").click()
     block = page.get_by_test_id(f"path-{data['reading']}")
     expect(block.get_by_test_id("progress-text")).to_contain_text("0 of 3 cards done (0%)")
+    assert bar_fill(block.get_by_role("progressbar")) == 0
     block.get_by_role("link", name=f"Start: {first}").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(first)
@@ -159,6 +165,7 @@ def test_a_hire_works_through_a_path_and_answers_check_questions_in_place(page, 
     page.get_by_role("button", name="I understood").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(with_question)
     expect(page.locator(".progress")).to_have_attribute("aria-valuenow", "67")
+    assert bar_fill(page.locator(".progress")) == pytest.approx(0.67, abs=0.01)
     page.wait_for_load_state("load")
 
     page.evaluate("() => { window.kbSamePage = true; }")  # gone if the page reloads
@@ -180,6 +187,7 @@ def test_a_hire_works_through_a_path_and_answers_check_questions_in_place(page, 
     expect(block.locator(".badge")).to_have_text("Finished")
     expect(block.get_by_test_id("progress-text")).to_contain_text("3 of 3 cards done (100%)")
     expect(block.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    assert bar_fill(block.get_by_role("progressbar")) == pytest.approx(1.0, abs=0.01)
     expect(block.locator("li.item.state-done")).to_have_count(3)
 
 
