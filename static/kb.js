@@ -408,10 +408,15 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     if (handle && document.activeElement !== handle) handle.focus();
   }
 
+  // One save at a time, each sending the order shown when it starts, so the server ends where the page is.
+  var saving = Promise.resolve();
   function save(before, item, done) {
+    saving = saving.then(function () { return send(before, item, done); });
+  }
+  function send(before, item, done) {
     var body = JSON.stringify({ sections: layout() });
     editor.setAttribute("aria-busy", "true");
-    fetch(editor.getAttribute("data-layout-url"), {
+    return fetch(editor.getAttribute("data-layout-url"), {
       method: "POST", credentials: "same-origin", body: body,
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf }
     }).then(function (r) {
@@ -419,13 +424,18 @@ document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     }).then(function (answer) {
       if (answer.ok) { say(done + " Saved."); return; }
       var why = (answer.data && answer.data.error && answer.data.error.message) ||
-        "the server refused it (HTTP " + answer.status + ")";
-      moving = true; restore(before); focusHandle(item); moving = false;
-      say("Not saved: " + why + ". The previous order is back.");
+        "the server refused it, HTTP " + answer.status;
+      undo(before, item);
+      say("Not saved (" + why + "). The previous order is back.");
     }, function () {
-      moving = true; restore(before); focusHandle(item); moving = false;
-      say("Not saved: the server did not answer. The previous order is back.");
+      undo(before, item);
+      say("Not saved (the server did not answer). The previous order is back.");
     }).then(function () { editor.removeAttribute("aria-busy"); });
+  }
+
+  function undo(before, item) {
+    if (picked) letGo();  // a card picked up meanwhile is put down where the old order has it
+    moving = true; restore(before); focusHandle(item); moving = false;
   }
 
   // --- keyboard -----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ LEAD, HIRE, PUSHED = "bt-lead@example.com", "bt-hire@example.com", "bt-pushed@ex
 TITLES = ["BT: How do I greet a customer in chat?", "BT: Can a customer cancel before shipment?",
           "BT: How long do refunds take?"]
 REORDER = ["BT: Reorder card A", "BT: Reorder card B", "BT: Reorder card C"]
+SPARE = "BT: Reorder card D"  # not in the path: added behind the editor's back
 PUSH_MESSAGE = "The refund window changed today (browser test)."
 
 
@@ -43,7 +44,7 @@ def data(live_app):
         accounts.create_user(email=PUSHED, name="Pia Pushed", role="agent", password=PASSWORD, teams=[push_team])
         collection = cards.create_collection(name="BT onboarding", team=cohort)
         made = {}
-        for title in TITLES + REORDER:
+        for title in TITLES + REORDER + [SPARE]:
             card = cards.create_card(collection=collection, owner=lead, verifier_team=cohort, author=lead,
                                      title=title, answer=f"The answer to “{title}”.")
             cards.verify_card(card, lead, at=utcnow())
@@ -93,7 +94,25 @@ def tab_to(page, label, limit=150):
     raise AssertionError(f"Tab never reached {label!r}")
 
 
-def test_a_lead_reorders_a_path_from_the_keyboard_and_with_the_mouse(page, sign_in, data):
+def change_path(live_app, data, add):
+    """Add the spare card to the path to reorder (or take it out again), as another lead's page would."""
+    from sqlalchemy import select
+
+    from kb.extensions import db
+    from kb.models import Card, Path, PathItem, User
+    from kb.onboarding import paths
+
+    with live_app.app_context():
+        path, lead = db.session.get(Path, data["reorder"]), db.session.get(User, data["lead"])
+        card = db.session.get(Card, data["cards"][SPARE])
+        if add:
+            paths.add_card(path, path.sections[-1], card, lead)
+        else:
+            paths.remove_item(db.session.scalar(select(PathItem).filter_by(path_id=path.id, card_id=card.id)), lead)
+        db.session.commit()
+
+
+def test_a_lead_reorders_a_path_from_the_keyboard_and_with_the_mouse(page, sign_in, live_app, data):
     a, b, c = REORDER
     sign_in(page, LEAD, PASSWORD)
     open_editor(page, data)
@@ -124,17 +143,17 @@ def test_a_lead_reorders_a_path_from_the_keyboard_and_with_the_mouse(page, sign_
     expect(status(page)).to_have_text(f"Move cancelled. {c}: position 2 of 2 in Day 2.")
     assert order(page) == [["Day 1", [b]], ["Day 2", [a, c]]]
 
-    # A refused layout (the path changed meanwhile) is undone, with the server's reason.
-    page.route("**/layout", lambda route: route.fulfill(status=400, content_type="application/json",
-                                                        body='{"error": {"code": "invalid", "message": "layout: '
-                                                             'must name every section and card"}}'))
+    # A layout the server refuses (someone added a card meanwhile) is undone, with the server's reason.
+    change_path(live_app, data, add=True)
     page.keyboard.press("Space")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Space")
-    expect(status(page)).to_contain_text("Not saved: layout: must name every section and card")
+    expect(status(page)).to_contain_text("Not saved (must name every section and card of the path once")
+    expect(status(page)).to_contain_text("The previous order is back.")
     assert order(page) == [["Day 1", [b]], ["Day 2", [a, c]]]
     assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == f"Move {c}"
-    page.unroute("**/layout")
+    change_path(live_app, data, add=False)
+    page.reload()
 
     # Mouse: drag C to the top of Day 1.
     page.get_by_role("button", name=f"Move {c}").drag_to(
