@@ -228,6 +228,37 @@ def test_two_processes_writing_at_once_lose_nothing(app, world):
         assert sorted(found("answer text")) == sorted(ids)
 
 
+def test_searches_in_new_threads_open_the_index_while_edits_commit(app, world):
+    """Each request thread opens the index afresh; a commit elsewhere that replaces the TOC meanwhile
+    is read again, not a 500 on the results page."""
+    errors, stop = [], threading.Event()
+
+    def keep_opening():
+        while not stop.is_set():
+            try:
+                si.open_index(app.config["INDEX_DIR"])[1].close()
+            except Exception as exc:  # noqa: BLE001 — the test reports it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=keep_opening) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        with app.app_context():
+            card = db.session.get(Card, world["billing_card"].id)
+            for n in range(25):
+                operations.edit_card(card, author=card.owner, answer=f"Refunds, version wombat{n}.")
+                db.session.commit()
+                si.apply_feed()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    with app.app_context():
+        assert found("wombat24") == [world["billing_card"].id]
+
+
 def test_many_small_commits_are_merged_and_nothing_is_lost(app, world):
     with app.app_context():
         card = db.session.get(Card, world["billing_card"].id)

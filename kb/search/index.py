@@ -206,7 +206,19 @@ def open_index(root=None, create=True):
                 name, ix = _new_generation(root, language())
                 _point_to(root, name)
                 return name, ix
-    return name, index.open_dir(os.path.join(root, name))
+    return name, _open_dir(os.path.join(root, name))
+
+
+def _open_dir(path, attempts=10):
+    """`whoosh.index.open_dir`, read again when a writer in another thread or process replaced the TOC
+    between listing it and opening it (Whoosh retries this in `reader()`, not when opening an index)."""
+    for attempt in range(attempts):
+        try:
+            return index.open_dir(path)
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def read_meta(searcher):

@@ -164,6 +164,12 @@ def test_expert_verifies_edited_card(page, live_app, card_id, log_in):
     verify = page.locator("section#verify")
     expect(verify.get_by_role("heading")).to_have_text(f"Verify revision {revision}")
     verify.get_by_label("What did you check? (optional)").fill(VERIFY_NOTE)
+    # Demo hires read this card: the expert must say what the change means for them before it is served.
+    verify.get_by_role("button", name="Verify").click()
+    expect(page.locator(".flash")).to_have_text("Please correct the fields marked below.")
+    expect(card_badge(page)).to_have_text("Needs verification")
+    verify = page.locator("section#verify")
+    verify.get_by_label("Material", exact=False).check()
     verify.get_by_role("button", name="Verify").click()
 
     expect(page.locator(".flash")).to_have_text(f"Verified revision {revision}. Thank you.")
