@@ -158,6 +158,7 @@ def test_slash_focuses_box_arrows_and_enter_open_card(page, base_url, live_app, 
 
     # Escape closes the list. (Chromium's own Escape also clears a type=search box, whose input event closes
     # the list too: this checks the behaviour, not which of the two did it.)
+    page.wait_for_load_state("load")  # kb.js is deferred: "/" before it runs is a plain keystroke
     page.keyboard.press("/")
     expect(box).to_be_focused()
     page.keyboard.type("cancel")
