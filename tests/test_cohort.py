@@ -10,6 +10,7 @@ import io
 import re
 import socket
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -241,7 +242,7 @@ def test_a_file_that_cannot_be_read_is_refused_with_the_reason(app, auth, season
     assert count(app, User) == 1 and count(app, UserImport) == 0
 
 
-def test_a_file_too_large_or_too_long_is_refused(make_app, make_team, make_user):
+def test_a_file_too_large_or_too_long_is_refused(make_app):
     from kb.accounts import operations
 
     app = make_app(COHORT_MAX_BYTES=2000, COHORT_MAX_ROWS=5)
@@ -257,10 +258,10 @@ def test_a_file_too_large_or_too_long_is_refused(make_app, make_team, make_user)
     auth = AuthActions(client)
     auth.login("lead@example.com")
     six = "email\n" + "".join(f"h{i}@example.com\n" for i in range(6))
-    response = upload(auth, six, type("T", (), {"id": team_id}))
+    response = upload(auth, six, SimpleNamespace(id=team_id))
     assert response.status_code == 400 and "more than 5 people" in body(response)
     big = "email,name\n" + "".join(f"h{i}@example.com,{'n' * 1000}\n" for i in range(3))
-    response = upload(auth, big, type("T", (), {"id": team_id}))
+    response = upload(auth, big, SimpleNamespace(id=team_id))
     assert response.status_code == 400 and "a cohort file may be at most" in body(response)
     huge = auth.post("/cohorts/import", data={"team": str(team_id), "file": (io.BytesIO(b"x" * 200_000), "c.csv")},
                      content_type="multipart/form-data")
@@ -360,7 +361,7 @@ def test_with_mail_configured_the_links_are_mailed_and_not_kept(make_app, smtp_s
         lead = operations.create_user(email="lead@example.com", name="Lead", role="expert", password=PASSWORD)
         operations.set_membership(team, lead, actor=None, is_lead=True)
         db.session.commit()
-        team_ref = type("T", (), {"id": team.id})
+        team_ref = SimpleNamespace(id=team.id)
     client = app.test_client()
     auth = AuthActions(client)
     auth.login("lead@example.com")

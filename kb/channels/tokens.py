@@ -81,7 +81,7 @@ def authenticate(secret, now=None):
         return None
     now = now or utcnow()
     if token.created_by is not None and not token.created_by.is_active_at(now):
-        return None  # dies with the admin accountable for it (deactivated, or their account's last day passed)
+        return None  # it dies with its accountable admin (deactivated, or past their account's last day)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         later(_used, token.id, now)  # after the response: a bot's request never waits for this write
     return token
