@@ -171,6 +171,12 @@ def auth(client):
 
 
 @pytest.fixture
+def auth_for():
+    """Log-in helpers for a client of another app than the `app` fixture's (e.g. one with SSO settings)."""
+    return AuthActions
+
+
+@pytest.fixture
 def world(make_team, make_user, make_collection, make_card):
     """A small knowledge base: two teams, users of every role, a collection each, a card each."""
     billing, logistics = make_team("Billing experts"), make_team("Logistics experts")

@@ -107,7 +107,7 @@ def test_progress_counts_reads_acknowledgements_and_right_answers(app, ob):
     assert mine.score == (0, 1, 1)  # wrong at the first try, however the retry went
 
 
-def test_a_material_change_sends_the_card_back_a_minor_one_does_not(app, ob):
+def test_a_material_change_sends_the_card_back_a_minor_one_does_not(app, ob, auth):
     reader, late, unread = ob["hires"]
     c1 = ob["cards"][0]
     _read(app, reader, c1)
@@ -121,11 +121,8 @@ def test_a_material_change_sends_the_card_back_a_minor_one_does_not(app, ob):
         assert item.state == "updated" and item.reading.read < revision
     assert _progress(app, ob, unread).items[0].state == "unread"  # never read: simply unread, not "updated"
     # The reader sees the diff since the revision *they* read.
-    client = app.test_client()
-    from tests.conftest import AuthActions
-
-    AuthActions(client).login(reader.email)
-    page = client.get(f"/onboarding/paths/{ob['path']}/cards/{c1.id}").get_data(as_text=True)
+    auth.login(reader.email)
+    page = auth.client.get(f"/onboarding/paths/{ob['path']}/cards/{c1.id}").get_data(as_text=True)
     assert "Updated since you read it" in page and f"you read revision {first}" in page
     assert "<ins>" in page and "8:30" in page
     _read(app, reader, c1)
@@ -209,6 +206,13 @@ def test_bad_reads_change_nothing(app, ob, auth):
     assert auth.post(f"/onboarding/questions/{ob['question']}/answer", data={"choice": "7"}).status_code == 302
     assert auth.post(f"/onboarding/questions/{ob['question']}/answer", data={"choice": "x"},
                      headers={"Accept": "application/json"}).status_code == 400
+    # The page to go back to is never another site (a link that bounces the hire to a phishing page).
+    for back in ("https://evil.example/login", "//evil.example/", "/\\evil.example"):
+        response = auth.post(f"/onboarding/cards/{c1.id}/read", data={"revision": "", "back": back})
+        assert response.headers["Location"].endswith("/onboarding/"), back
+        response = auth.post(f"/onboarding/cards/{c1.id}/read", data={"revision": c1.verified_revision_number,
+                                                                       "next": back})
+        assert response.headers["Location"].endswith("/onboarding/"), back
 
 
 def test_hire_pages_show_progress_next_card_due_date_and_account_end(app, ob, auth):

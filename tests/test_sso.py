@@ -356,13 +356,11 @@ def test_the_button_shows_only_when_sso_is_on(sso_app, make_app):
     assert "Sign in with Acme" in page and 'href="/login/sso?next=/search"' in page
 
 
-def test_the_password_login_still_works_beside_sso(sso_app, make_user):
-    from tests.conftest import AuthActions
-
+def test_the_password_login_still_works_beside_sso(sso_app, make_user, auth_for):
     app = sso_app()
     make_user(email="nina@example.com")
     client = app.test_client()
-    assert AuthActions(client).login("nina@example.com").status_code == 302
+    assert auth_for(client).login("nina@example.com").status_code == 302
     assert is_signed_in(client)
 
 

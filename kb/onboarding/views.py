@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from kb.accounts import permissions
+from kb.accounts.auth import is_safe_next
 from kb.cards.diff import diff_revisions
 from kb.channels import serving
 from kb.dates import utcnow
@@ -101,12 +102,18 @@ def read(path_id, card_id):
                            section=here.item.section, number=(position or 0) + 1, count=len(readable))
 
 
+def _back_to_form():
+    """Where the form came from, if it is a page of this site (never another host: no open redirect)."""
+    back = request.form.get("back")
+    return back if is_safe_next(back) else url_for("onboarding.mine")
+
+
 def _after_reading(card, next_url):
     finished = progress.note_activity(current_user, card.id)
     db.session.commit()
     for path in finished:
         flash(f"You finished “{path.name}”. Well done!", "success")
-    return redirect(next_url if next_url and next_url.startswith("/onboarding/") else url_for("onboarding.mine"))
+    return redirect(next_url if is_safe_next(next_url) and next_url.startswith("/onboarding/") else url_for("onboarding.mine"))
 
 
 def _revision_field():
@@ -120,7 +127,7 @@ def _revision_field():
 def mark_read(card_id):
     card = _get(Card, card_id, "card")
     if not _write(lambda: reading.mark_read(current_user, card, _revision_field())):
-        return redirect(request.form.get("back") or url_for("onboarding.mine"))
+        return redirect(_back_to_form())
     return _after_reading(card, request.form.get("next"))
 
 
@@ -128,7 +135,7 @@ def mark_read(card_id):
 def acknowledge(card_id):
     card = _get(Card, card_id, "card")
     if not _write(lambda: reading.acknowledge(current_user, card, _revision_field()), "Thank you: acknowledged."):
-        return redirect(request.form.get("back") or url_for("onboarding.mine"))
+        return redirect(_back_to_form())
     return _after_reading(card, request.form.get("next"))
 
 
@@ -143,7 +150,7 @@ def answer(question_id):
         if _wants_json():
             return jsonify(error={"code": "invalid", "message": exc.errors.get("choice", "invalid answer")}), 400
         flash("Choose one of the answers.", "error")
-        return redirect(request.form.get("back") or url_for("onboarding.mine"))
+        return redirect(_back_to_form())
     db.session.commit()
     result = {"correct": row.correct, "attempts": row.attempts,
               "explanation": question.explanation, "right": question.choices[question.correct] if row.correct else None}
@@ -151,7 +158,7 @@ def answer(question_id):
         return jsonify(result)
     flash(("Right. " if row.correct else "Not quite: read the card again and retry. ") + (
         question.explanation if row.correct else ""), "success" if row.correct else "error")
-    return redirect(request.form.get("back") or url_for("onboarding.mine"))
+    return redirect(_back_to_form())
 
 
 @bp.get("/pushes/<int:push_id>")
