@@ -242,12 +242,12 @@ def test_a_file_that_cannot_be_read_is_refused_with_the_reason(app, auth, season
     assert count(app, User) == 1 and count(app, UserImport) == 0
 
 
-def test_a_file_too_large_or_too_long_is_refused(make_app):
+def test_a_file_too_large_or_too_long_is_refused(make_app, auth_for):
+    from conftest import PASSWORD
     from kb.accounts import operations
 
     app = make_app(COHORT_MAX_BYTES=2000, COHORT_MAX_ROWS=5)
     client = app.test_client()
-    from conftest import AuthActions, PASSWORD
 
     with app.app_context():
         team = operations.create_team(name="Q4")
@@ -255,7 +255,7 @@ def test_a_file_too_large_or_too_long_is_refused(make_app):
         operations.set_membership(team, lead, actor=None, is_lead=True)
         db.session.commit()
         team_id = team.id
-    auth = AuthActions(client)
+    auth = auth_for(client)
     auth.login("lead@example.com")
     six = "email\n" + "".join(f"h{i}@example.com\n" for i in range(6))
     response = upload(auth, six, SimpleNamespace(id=team_id))
@@ -317,7 +317,7 @@ def test_a_dry_run_on_the_page_writes_nothing(app, auth, season):
     assert user_by(app, "noah@example.com") is None
 
 
-def test_the_links_are_downloaded_once_by_the_lead_then_erased(app, client, auth, season, make_user):
+def test_the_links_are_downloaded_once_by_the_lead_then_erased(app, client, auth, auth_for, season, make_user):
     auth.login("lead@example.com")
     response = upload(auth, "email,name\nnoah@example.com,=HYPERLINK(\"http://evil\")\nmia@example.com,Mia\n",
                       season["team"])
@@ -327,11 +327,9 @@ def test_the_links_are_downloaded_once_by_the_lead_then_erased(app, client, auth
     # Someone else (even another lead) cannot open it, nor take the links.
     make_user("expert", email="lead2@example.com", lead_of=[season["team"]])
     other = app.test_client()
-    from conftest import AuthActions
-
-    AuthActions(other).login("lead2@example.com")
+    auth_for(other).login("lead2@example.com")
     assert other.get(page_url).status_code == 403
-    assert AuthActions(other).post(f"{page_url}/links.csv").status_code == 403
+    assert auth_for(other).post(f"{page_url}/links.csv").status_code == 403
     # Without the CSRF token nothing is handed out.
     assert client.post(f"{page_url}/links.csv").status_code == 400
     download = auth.post(f"{page_url}/links.csv")
@@ -351,8 +349,8 @@ def test_the_links_are_downloaded_once_by_the_lead_then_erased(app, client, auth
     assert client.get(rows[1]["link"].replace("http://127.0.0.1:5000", "")).status_code == 200
 
 
-def test_with_mail_configured_the_links_are_mailed_and_not_kept(make_app, smtp_sink):
-    from conftest import PASSWORD, AuthActions
+def test_with_mail_configured_the_links_are_mailed_and_not_kept(make_app, auth_for, smtp_sink):
+    from conftest import PASSWORD
     from kb.accounts import operations
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.port, EXTERNAL_URL="https://kb.example.com")
@@ -363,7 +361,7 @@ def test_with_mail_configured_the_links_are_mailed_and_not_kept(make_app, smtp_s
         db.session.commit()
         team_ref = SimpleNamespace(id=team.id)
     client = app.test_client()
-    auth = AuthActions(client)
+    auth = auth_for(client)
     auth.login("lead@example.com")
     response = upload(auth, "email,name\nnoah@example.com,Noah\nmia@example.com,Mia\n", team_ref)
     page = body(client.get(response.headers["Location"]))
