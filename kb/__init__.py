@@ -60,6 +60,9 @@ def create_app(config=None, instance_path=None):
     from kb.onboarding import views as onboarding_views
 
     onboarding_views.init_app(app)
+    from kb.accounts import cohort_views
+
+    cohort_views.init_app(app)
     return app
 
 

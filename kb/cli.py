@@ -407,6 +407,96 @@ def tokens_revoke_command(token_id):
     click.echo(f"Token {token.id} \"{token.name}\" revoked.")
 
 
+@click.group("users")
+def users_group():
+    """Accounts in bulk: a cohort of seasonal hires from a CSV file."""
+
+
+@users_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--team", "team_name", required=True, help="Team the cohort joins (its leads run its onboarding).")
+@click.option("--expires", callback=_parse_date,
+              help="Last day the accounts work (YYYY-MM-DD), where a line gives none in its `expires` column.")
+@click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True,
+              help="Role of new accounts whose line gives none (existing accounts keep theirs).")
+@click.option("--links-out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the set-password links to this CSV file (- for standard output) instead of mailing them. "
+                   "Required when mail (MAIL_SERVER) is not configured and the import needs links.")
+@click.option("--by", "by_email", help="E-mail of the lead or admin running the import (recorded in the audit log).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report what would change; write nothing.")
+@with_appcontext
+def users_import_command(path, team_name, expires, role, links_out, by_email, dry_run):
+    """Create or update the accounts listed in a cohort CSV (columns email, name, role, expires). All or
+    nothing: every bad line is listed and nothing is written. Existing accounts (same address, in any case or
+    Unicode form) join the team, keep their role, and are reactivated if they had ended (a rehire)."""
+    from flask import current_app
+
+    from kb.accounts import cohort, links, operations
+    from kb.dates import local_day
+
+    team = operations.find_team(team_name)
+    if team is None:
+        known = ", ".join(db.session.scalars(select(Team.name).order_by(Team.name))) or "none yet"
+        raise click.ClickException(f"unknown team {team_name!r} (teams: {known}; `kb create-team` adds one)")
+    actor = operations.find_user(by_email) if by_email else None
+    if by_email and actor is None:
+        raise click.ClickException(f"--by: there is no user {by_email}")
+    if expires is not None and expires < local_day():
+        raise click.ClickException(f"--expires {expires} is in the past")
+    name = "standard input" if path == "-" else os.path.basename(path)
+    with click.open_file(path, "rb") as fh:
+        data = fh.read(current_app.config["COHORT_MAX_BYTES"] + 1)
+    try:
+        rows = cohort.parse(data)
+    except cohort.CohortRefused as exc:
+        for line in exc.lines():
+            click.echo(f"{name}: {line}", err=True)
+        bad = [str(line) for line, _ in exc.problems if line]
+        raise click.ClickException(f"{len(exc.problems)} problem(s)" + (f" (line {', '.join(bad[:20])}"
+                                   + ("…" if len(bad) > 20 else "") + ")" if bad else "")
+                                   + f" in {name}; nothing was imported.") from None
+    result = cohort.apply(rows, team, expires, role, actor)
+    if dry_run:
+        db.session.rollback()
+        click.echo("Dry run, nothing written: " + result.summary())
+        return
+    if result.links and not links_out and not links.mail_configured():
+        db.session.rollback()
+        raise click.ClickException(f"{len(result.links)} account(s) need a set-password link and mail is not "
+                                   "configured (MAIL_SERVER): give --links-out FILE (or - to print them). Nothing "
+                                   "was imported.")
+    if links_out:
+        _write_links(links_out, links.to_csv(result.links), db.session.commit)
+        click.echo(f"Imported into {team.name}: {result.summary()}; links written to {links_out}",
+                   err=links_out == "-")
+        return
+    db.session.commit()
+    mailed, kept = cohort.hand_out(result)
+    where = f"{mailed} link(s) e-mailed" + (f", {kept} could not be sent: download them at /cohorts/imports/"
+                                            f"{result.user_import.id}" if kept else "")
+    click.echo(f"Imported into {team.name}: {result.summary()}; {where}")
+
+
+def _write_links(path, text, commit):
+    """The links file is written beside its target first, then the import committed, then the file renamed
+    into place: a failed write leaves no accounts without their links."""
+    if path == "-":
+        commit()
+        click.echo(text, nl=False)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp",
+                                     newline="") as tmp:
+        tmp.write(text)
+    try:
+        commit()
+    except BaseException:
+        os.unlink(tmp.name)
+        raise
+    os.chmod(tmp.name, 0o600)  # one-time passwords in all but name
+    os.replace(tmp.name, path)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run every job that is due, once, and exit (for cron and tests).")
 @with_appcontext
@@ -449,5 +539,5 @@ def jobs_command():
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
                     export_command, check_stale_command, digest_command, reindex_command, index_status_command,
-                    synonyms_group, tokens_group, worker_command, jobs_command):
+                    synonyms_group, tokens_group, users_group, worker_command, jobs_command):
         app.cli.add_command(command)

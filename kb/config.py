@@ -36,6 +36,12 @@ TAGS_MAX = 20
 INTERVAL_PRESETS = (7, 30, 90, 180, 365)
 INTERVAL_MAX_DAYS = 3650
 
+# Cohorts (kb.accounts.cohort): a CSV import of hires is at most this large, and the set-password link each
+# new account gets works for this many days (once).
+COHORT_MAX_BYTES = 5 * 1024 * 1024
+COHORT_MAX_ROWS = 20_000
+PASSWORD_LINK_DAYS = 7
+
 # Verification: a card is "due soon" this many days before its verification lapses.
 WARNING_DAYS = 7
 
@@ -120,6 +126,8 @@ JOBS_INDEX_OPTIMIZE_AT = "03:30"
 # before a path's due date a hire who has not finished is reminded (hours).
 JOBS_REMINDER_MINUTES = 60
 ONBOARDING_REMIND_BEFORE_HOURS = 24
+# Cards of people whose account ended (expired or deactivated) are handed to their team this often (minutes).
+JOBS_HANDOVER_MINUTES = 60
 # E-mail that failed, or was queued while another process was sending, is retried this often (minutes).
 JOBS_MAIL_MINUTES = 5
 # A lease lasts this long and its process renews it while the job runs: a process that died holding one

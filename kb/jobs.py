@@ -163,6 +163,15 @@ def onboarding_reminders():
     return f"{sent} reminder(s), {digests} digest(s)" if sent or digests else None
 
 
+def hand_over():
+    """Cards of accounts that ended (expired or deactivated) go to their team's lead, or an admin."""
+    from kb.accounts import handover
+
+    report = handover.hand_over()
+    db.session.commit()
+    return str(report) if report.moved or report.left else None
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -190,6 +199,7 @@ def schedule(config):
             per_host=True),
         Job("onboarding-reminders", onboarding_reminders, every(config, "JOBS_REMINDER_MINUTES", "minutes"),
             then="mail"),
+        Job("hand-over", hand_over, every(config, "JOBS_HANDOVER_MINUTES", "minutes"), then="mail"),
         # Mail is a job of its own, so that two processes never send the same notification twice.
         Job("mail", deliver_mail, every(config, "JOBS_MAIL_MINUTES", "minutes")),
     )

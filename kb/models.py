@@ -721,9 +721,9 @@ def _only_change_kind(verification):
     return bool(changed) and changed == ["change_kind"]
 
 
-def _status_relevant(session, user):
+def _status_relevant(session, user, new_or_deleted):
     """A user change that can change card status (not a login time or a password)."""
-    if user in session.new or user in session.deleted:
+    if id(user) in new_or_deleted:
         return True
     state = inspect(user)
     return any(state.attrs[name].history.has_changes() for name in ("active", "expires_on", "role"))
@@ -737,9 +737,12 @@ def _record_card_changes(session, flush_context):
     users and teams are also noted in `session.info` so that their cards' status is refreshed at commit.
     """
     changed = list(session.new) + list(session.deleted)
+    # Read once: each `session.new` builds a new set, so asking it per user made a cohort's flush quadratic.
+    new_or_deleted = {id(obj) for obj in changed}
     changed += [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
     card_ids = {_card_id_of(obj) for obj in changed} - {None}
-    user_ids = {obj.id for obj in changed if isinstance(obj, User) and _status_relevant(session, obj)} | {
+    user_ids = {obj.id for obj in changed
+                if isinstance(obj, User) and _status_relevant(session, obj, new_or_deleted)} | {
         obj.user_id for obj in changed if isinstance(obj, Membership)}
     team_ids = {obj.team_id for obj in changed if isinstance(obj, Membership)}
     if card_ids or user_ids or team_ids:

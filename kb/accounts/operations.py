@@ -1,5 +1,6 @@
 """Every write to users, teams and memberships; each one is audited. Callers commit."""
 import re
+import unicodedata
 
 from sqlalchemy import func, select
 
@@ -11,6 +12,11 @@ from kb.validation import Invalid
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
+NAME_MAX = User.__table__.c.name.type.length
+# The password hash of an account that has never chosen a password (a cohort import, before its hire opens
+# the set-password link). Werkzeug reads no method in it, so `check_password` never matches it, and writing
+# it costs nothing, unlike a scrypt hash per hire of a 3,000-person cohort.
+UNUSABLE_PASSWORD = "!unset"
 
 
 class InvalidAccount(Invalid):
@@ -26,22 +32,48 @@ def find_team(name):
     return db.session.scalar(select(Team).where(func.lower(Team.name) == (name or "").strip().lower()))
 
 
+def email_problem(email):
+    """Why an address (as `clean_email` returns it) cannot be an account's, or None."""
+    if not EMAIL.match(email or "") or len(email) > 254:
+        return "is not a valid e-mail address"
+    return None
+
+
+def name_problem(name):
+    if not (name or "").strip():
+        return "is required"
+    if len(name.strip()) > NAME_MAX:
+        return f"is longer than {NAME_MAX} characters"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "contains control characters (a line break or a tab)"
+    return None
+
+
+def password_problem(password):
+    if len(password or "") < MIN_PASSWORD:
+        return f"must be at least {MIN_PASSWORD} characters"
+    return None
+
+
+def has_password(user):
+    """Whether the account ever chose a password (an imported hire has not, until their link)."""
+    return user.password_hash != UNUSABLE_PASSWORD
+
+
 def _check_user(email, name, role, password, exclude=None):
     errors = {}
-    if not EMAIL.match(email or "") or len(email) > 254:
-        errors["email"] = "is not a valid e-mail address"
+    if email_problem(email):
+        errors["email"] = email_problem(email)
     else:
         clash = find_user(email)
         if clash is not None and clash is not exclude:
             errors["email"] = "is already in use"
-    if not (name or "").strip():
-        errors["name"] = "is required"
-    elif len(name) > 120:
-        errors["name"] = "is longer than 120 characters"
+    if name_problem(name):
+        errors["name"] = name_problem(name)
     if role not in ROLES:
         errors["role"] = f"must be one of {', '.join(ROLES)}"
-    if password is not None and len(password) < MIN_PASSWORD:
-        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
+    if password is not None and password_problem(password):
+        errors["password"] = password_problem(password)
     if errors:
         raise InvalidAccount(errors)
 

@@ -71,7 +71,8 @@ def revoke(token, actor=None):
 
 
 def authenticate(secret, now=None):
-    """The live token for a presented secret, or None (unknown, malformed or revoked)."""
+    """The live token for a presented secret, or None (unknown, malformed, revoked, or its accountable admin
+    no longer works here)."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     digest = _hash(secret)
@@ -79,6 +80,8 @@ def authenticate(secret, now=None):
     if token is None or token.revoked_at is not None or not hmac.compare_digest(token.secret_hash, digest):
         return None
     now = now or utcnow()
+    if token.created_by is not None and not token.created_by.is_active_at(now):
+        return None  # it dies with its accountable admin (deactivated, or past their account's last day)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         later(_used, token.id, now)  # after the response: a bot's request never waits for this write
     return token

@@ -11,6 +11,7 @@ from kb.dates import local_day, utcnow
 from kb.extensions import db
 from kb.models import User
 from kb.onboarding import progress
+from kb.spreadsheet import cell
 
 SORTS = ("name", "progress", "activity", "score", "due", "status")
 FILTERS = ("all", "not started", "in progress", "finished", "overdue", "updated")
@@ -135,7 +136,7 @@ def to_csv(report):
         p = row.progress
         acked, to_ack = p.acknowledgements
         right, answered, asked = p.score
-        writer.writerow([_cell(row.user.name), row.user.email, p.status, p.done, p.total, p.percent, acked, to_ack,
+        writer.writerow([cell(row.user.name), cell(row.user.email), p.status, p.done, p.total, p.percent, acked, to_ack,
                          right, answered, asked, len(p.updated), _iso(p.last_activity), _iso(p.due_at),
                          _iso(p.completed_at), row.user.expires_on.isoformat() if row.user.expires_on else ""])
     return out.getvalue()
@@ -145,6 +146,3 @@ def _iso(value):
     return value.isoformat(timespec="minutes") if value else ""
 
 
-def _cell(text):
-    """No spreadsheet formula injection from a name someone typed."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -103,17 +103,23 @@ def unread_count(user):
 
 
 def _message(note):
+    link = link_of(note)
+    return message_for(note.user, note.subject, note.body or note.subject,
+                       (link[0], absolute_url(link[1])) if link else None)
+
+
+def message_for(user, subject, text, link=None):
+    """An e-mail to `user` in kb's voice, as plain text and HTML; `link` is (label, absolute URL) or None."""
     cfg = current_app.config
     msg = EmailMessage()
     msg["From"] = cfg["MAIL_FROM"]
-    msg["To"] = note.user.email
-    msg["Subject"] = note.subject
+    msg["To"] = user.email
+    msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2] or "kb.local")
-    text, link = note.body or note.subject, link_of(note)
-    action = f"\n\n{link[0]}: {absolute_url(link[1])}" if link else ""
-    msg.set_content(f"Hello {note.user.name},\n\n{text}{action}\n\n-- {cfg['BRAND_NAME']}\n")
-    msg.add_alternative(_html(note.user.name, text, link, cfg["BRAND_NAME"]), subtype="html")
+    action = f"\n\n{link[0]}: {link[1]}" if link else ""
+    msg.set_content(f"Hello {user.name},\n\n{text}{action}\n\n-- {cfg['BRAND_NAME']}\n")
+    msg.add_alternative(_html(user.name, text, link, cfg["BRAND_NAME"]), subtype="html")
     return msg
 
 
@@ -123,7 +129,7 @@ def _html(name, text, link, brand):
                   for block in text.split("\n\n")]
     parts = [Markup("<p>Hello {},</p>").format(name), *(Markup("<p>{}</p>").format(p) for p in paragraphs)]
     if link:
-        parts.append(Markup('<p><a href="{}">{}</a></p>').format(absolute_url(link[1]), link[0]))
+        parts.append(Markup('<p><a href="{}">{}</a></p>').format(link[1], link[0]))
     parts.append(Markup("<p>-- {}</p>").format(brand))
     return "<!DOCTYPE html>\n<html><body>\n" + "\n".join(parts) + "\n</body></html>\n"
 
