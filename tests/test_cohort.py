@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from kb.dates import local_day, utcnow
 from kb.extensions import db
-from kb.models import (AuditEvent, Card, Membership, Notification, PasswordLink, Path, Revision, Team, User,
-                       UserImport)
+from kb.models import AuditEvent, Card, Membership, Notification, PasswordLink, Path, Revision, Team, User, UserImport
+
+PASSWORD = "correct-horse-1"  # conftest's: AuthActions.login signs in with it
 
 DAY = timedelta(days=1)
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
@@ -243,7 +244,7 @@ def test_a_file_that_cannot_be_read_is_refused_with_the_reason(app, auth, season
 
 
 def test_a_file_too_large_or_too_long_is_refused(make_app, auth_for):
-    from conftest import PASSWORD
+
     from kb.accounts import operations
 
     app = make_app(COHORT_MAX_BYTES=2000, COHORT_MAX_ROWS=5)
@@ -350,7 +351,7 @@ def test_the_links_are_downloaded_once_by_the_lead_then_erased(app, client, auth
 
 
 def test_with_mail_configured_the_links_are_mailed_and_not_kept(make_app, auth_for, smtp_sink):
-    from conftest import PASSWORD
+
     from kb.accounts import operations
 
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.port, EXTERNAL_URL="https://kb.example.com")
@@ -468,9 +469,9 @@ def test_the_link_form_needs_its_csrf_token(app, client, hire_links):
 
 def test_an_account_works_through_its_last_local_day_and_not_a_minute_more(make_app, make_user):
     app = make_app(TIMEZONE="Europe/Bucharest")  # UTC+2 in winter: the local day ends at 22:00 UTC
+
     from kb.accounts import operations
     from kb.channels import tokens
-    from conftest import PASSWORD
 
     last_day = date(2026, 12, 24)
     with app.app_context():

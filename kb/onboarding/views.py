@@ -113,7 +113,8 @@ def _after_reading(card, next_url):
     db.session.commit()
     for path in finished:
         flash(f"You finished “{path.name}”. Well done!", "success")
-    return redirect(next_url if is_safe_next(next_url) and next_url.startswith("/onboarding/") else url_for("onboarding.mine"))
+    within = is_safe_next(next_url) and next_url.startswith("/onboarding/")
+    return redirect(next_url if within else url_for("onboarding.mine"))
 
 
 def _revision_field():
