@@ -33,10 +33,10 @@ def material_revisions(card_ids):
 
 def is_behind(seen, served, materials):
     """Whether a material change reached the served wording (revision `served`) since revision `seen`."""
-    return seen is not None and served is not None and any(seen < m <= served for m in materials)
+    return bool(materials) and seen is not None and served is not None and any(seen < m <= served for m in materials)
 
 
-@dataclass
+@dataclass(slots=True)
 class Reading:
     """Where one person stands with one card's served wording."""
 
