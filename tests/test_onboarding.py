@@ -104,7 +104,40 @@ def test_progress_counts_reads_acknowledgements_and_right_answers(app, ob):
     assert _answer(app, hire, ob["question"], 1) is True
     mine = _progress(app, ob, hire)
     assert mine.finished and mine.percent == 100 and mine.completed_at is not None
-    assert mine.score == (0, 1, 1)  # wrong at the first try, however the retry went
+    assert _summary(app, ob, hire).score == (0, 1, 1)  # wrong at the first try, however the retry went
+
+
+def _summary(app, ob, user):
+    from kb.onboarding import progress
+
+    with app.app_context():
+        cards = progress.load(db.session.get(Path, ob["path"]))
+        people = progress.cohort_of(cards.path, db.session.get(Team, ob["cohort"].id))
+        return progress.summaries_of(cards, people)[user.id]
+
+
+def test_a_cohorts_summaries_say_what_each_hires_own_page_says(app, ob):
+    """The report counts (summaries) and a hire's page (progress card by card) apply one rule of "done"."""
+    reader, late, unread = ob["hires"]
+    c1, c2, c3 = ob["cards"]
+    _read(app, reader, c1)
+    _read(app, reader, c2, acknowledge=True)
+    _answer(app, reader, ob["question"], 0)
+    _read(app, late, c2)  # read, not acknowledged
+    _edit_and_verify(app, c1, ob["expert"], "You meet your buddy at 8:00.", "material")  # back to the reader
+    from kb.onboarding import progress
+
+    with app.app_context():
+        cards = progress.load(db.session.get(Path, ob["path"]))
+        people = progress.cohort_of(cards.path, db.session.get(Team, ob["cohort"].id))
+        full, short = progress.progress_of(cards, people), progress.summaries_of(cards, people)
+        for hire in (reader, late, unread):
+            p, s = full[hire.id], short[hire.id]
+            assert (s.done, s.total, s.percent, s.status, s.finished, s.started, s.updated_count) == (
+                p.done, p.total, p.percent, p.status, p.finished, p.started, len(p.updated)), hire.email
+    assert _summary(app, ob, reader).updated_count == 1 and _summary(app, ob, reader).acknowledgements == (1, 1)
+    assert _summary(app, ob, late).acknowledgements == (0, 1) and _summary(app, ob, late).status == "in progress"
+    assert _summary(app, ob, unread).status == "not started" and _summary(app, ob, unread).last_activity is None
 
 
 def test_a_material_change_sends_the_card_back_a_minor_one_does_not(app, ob, auth):

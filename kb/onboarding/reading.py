@@ -52,15 +52,21 @@ class Reading:
         return not must_acknowledge or self.acknowledged is not None
 
 
+def acknowledged_of(row, served_number, materials):
+    """The revision this person's "I understood" still stands for, or None: confirming a wording that a
+    material change replaced since counts for nothing (they are asked again)."""
+    acknowledged = row.acknowledged_revision
+    if acknowledged is not None and is_behind(acknowledged, served_number, materials):
+        return None
+    return acknowledged
+
+
 def reading_of(row, served_number, materials):
     """`Reading` from a CardRead row (or None) and the served revision's number."""
     if row is None:
         return Reading(None, None, False)
-    updated = is_behind(row.revision_number, served_number, materials)
-    acknowledged = row.acknowledged_revision
-    if acknowledged is not None and is_behind(acknowledged, served_number, materials):
-        acknowledged = None  # confirmed an older wording: asked again (once read, "updated" until then)
-    return Reading(row.revision_number, acknowledged, updated, row.read_at, row.acknowledged_at)
+    return Reading(row.revision_number, acknowledged_of(row, served_number, materials),
+                   is_behind(row.revision_number, served_number, materials), row.read_at, row.acknowledged_at)
 
 
 def reads_of(user_id, card_ids):

@@ -35,7 +35,7 @@ def send_reminders(now=None):
         cohorts.append((None, {uid: dates for uid, dates in progress.cohort_of(path).items() if dates[1]}))
         for team, people in cohorts:
             people = {uid: dates for uid, dates in people.items() if uid in active and dates[1] is not None}
-            for uid, p in progress.progress_of(cards, people, now).items():
+            for uid, p in progress.summaries_of(cards, people, now).items():
                 if p.finished:
                     continue
                 if p.overdue:

@@ -50,14 +50,14 @@ class Report:
 
     @property
     def with_updates(self):
-        return sum(1 for r in self.rows if r.progress.updated)
+        return sum(1 for r in self.rows if r.progress.updated_count)
 
 
 def build(path, team=None, *, sort="name", descending=False, status="all", text="", now=None):
     now = now or utcnow()
     cards = progress.load(path, now)
     people = progress.cohort_of(path, team)
-    by_user = progress.progress_of(cards, people, now)
+    by_user = progress.summaries_of(cards, people, now)
     users = {}
     for chunk in progress._chunks(people):
         users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(chunk)))})
@@ -69,7 +69,7 @@ def build(path, team=None, *, sort="name", descending=False, status="all", text=
 
 def _matches(row, status, text):
     p = row.progress
-    if status == "updated" and not p.updated:
+    if status == "updated" and not p.updated_count:
         return False
     if status in ("not started", "in progress", "finished", "overdue") and p.status != status:
         return False
@@ -99,10 +99,9 @@ def most_missed(cards, rows, limit=10):
     """Questions by the share of hires who got them wrong the first time (only questions someone answered)."""
     counts = {}
     for row in rows:
-        for item in row.progress.items:
-            for qid, answer in item.answers.items():
-                missed, answered = counts.get(qid, (0, 0))
-                counts[qid] = (missed + (not answer.first_correct), answered + 1)
+        for qid, first_correct in row.progress.answers:
+            missed, answered = counts.get(qid, (0, 0))
+            counts[qid] = (missed + (not first_correct), answered + 1)
     by_id = {q.id: q for qs in cards.questions.values() for q in qs}
     out = [(by_id[qid], missed, answered) for qid, (missed, answered) in counts.items() if qid in by_id]
     out.sort(key=lambda t: (-t[1] / t[2], -t[1], t[0].prompt))
@@ -137,7 +136,7 @@ def to_csv(report):
         acked, to_ack = p.acknowledgements
         right, answered, asked = p.score
         writer.writerow([cell(row.user.name), cell(row.user.email), p.status, p.done, p.total, p.percent, acked, to_ack,
-                         right, answered, asked, len(p.updated), _iso(p.last_activity), _iso(p.due_at),
+                         right, answered, asked, p.updated_count, _iso(p.last_activity), _iso(p.due_at),
                          _iso(p.completed_at), row.user.expires_on.isoformat() if row.user.expires_on else ""])
     return out.getvalue()
 

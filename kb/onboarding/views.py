@@ -368,11 +368,8 @@ def path_report(path_id):
     chart = trend_svg(built.chart, title="Share of the cohort that finished the path, by day",
                       empty="Nobody has this path yet.")
     cohorts = [a.team for a in path.assignments if a.team_id is not None]
-    titles = {i.card_id: t.title for i, t in zip(built.cards.items, built.rows[0].progress.items, strict=True)} \
-        if built.rows else {i.card_id: i.card.title for i in built.cards.items}
     return render_template("onboarding/report.html", path=path, r=built, args=args, chart=chart, cohorts=cohorts,
-                           titles=titles,
-                           sorts=report.SORTS, filters=report.FILTERS)
+                           titles=built.cards.titles, sorts=report.SORTS, filters=report.FILTERS)
 
 
 @bp.get("/paths/<int:path_id>/report.csv")
