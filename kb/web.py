@@ -23,6 +23,8 @@ def wants_json():
 
 def handle_http_error(error):
     """Every HTTP error as a page (or JSON for API clients), never a bare stack trace."""
+    if error.response is not None:  # the error brings its own page (the sign-in page when throttled)
+        return error.response
     if isinstance(error, CSRFError):
         code, title, message = 400, "Form expired", (
             "This form was missing its security token or it expired. Go back, reload the page and try again."
