@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
+from sqlalchemy import select
 
 from kb.extensions import db
 from kb.models import User
@@ -65,6 +66,70 @@ def test_the_limits_are_settings(make_app, make_user):
 def _token(client):
     page = client.get("/login").get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+# -- Passwords ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("password, reason", [
+    ("password", "Is a common password"),
+    ("Password1!", "Is a common password"),
+    ("p@ssw0rd", "Is a common password"),
+    ("Qwerty2024", "Is a common password"),
+    ("priyashah99", "Is too close to your e-mail address or name"),
+    ("Shah.Priya!", "Is too close to your e-mail address or name"),
+    ("short1", "At least 8 characters"),
+])
+def test_admin_cannot_give_an_account_a_weak_password(app, world, auth, password, reason):
+    auth.login("admin@example.com")
+    response = auth.post("/admin/users/new", data={"email": "priya.shah@example.com", "name": "Priya Shah",
+                                                   "role": "admin", "password": password})
+    assert response.status_code == 400 and reason in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(User).filter_by(email="priya.shah@example.com")) is None
+
+
+def test_admin_cannot_change_a_password_to_a_common_one(app, world, auth):
+    auth.login("admin@example.com")
+    agent = world["agent"]
+    response = auth.post(f"/admin/users/{agent.id}", data={"email": agent.email, "name": agent.name,
+                                                           "role": "agent", "active": "y", "password": "iloveyou1"})
+    assert response.status_code == 400 and "Is a common password" in response.get_data(as_text=True)
+    assert attempt(auth.client, "agent@example.com", "correct-horse-1").status_code == 302
+
+
+def test_cli_create_user_refuses_a_common_password(app, runner):
+    result = runner.invoke(args=["create-user", "--email", "root@example.com", "--name", "Root", "--role", "admin",
+                                 "--password", "Password123"])
+    assert result.exit_code == 1 and "common password" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).filter_by(email="root@example.com")) is None
+
+
+def test_set_password_link_refuses_a_common_password(app, world, client):
+    from kb.accounts import links
+
+    with app.app_context():
+        secret = links.issue(db.session.get(User, world["agent"].id)).secret
+        db.session.commit()
+    csrf = _token(client)
+    response = client.post(f"/set-password/{secret}", data={"password": "p@ssword1", "confirm": "p@ssword1",
+                                                            "csrf_token": csrf})
+    assert response.status_code == 400 and "common password" in response.get_data(as_text=True)
+    response = client.post(f"/set-password/{secret}", data={"password": "a-new-password", "confirm": "a-new-password",
+                                                            "csrf_token": csrf})
+    assert response.status_code == 302  # the link stayed good for a better password
+
+
+def test_the_demo_passwords_and_ordinary_ones_pass(app):
+    from kb import demo
+    from kb.accounts import operations
+    from kb.demo_content import USERS
+
+    names = {u["email"]: u["name"] for u in USERS}
+    with app.app_context():
+        for email, password, _role in demo.demo_accounts():
+            assert operations.password_problem(password, email=email, name=names[email]) is None
+        assert operations.password_problem("correct-horse-1", email="leo@example.com", name="Leo Fischer") is None
 
 
 # -- Refusals that tell nothing --------------------------------------------------------------------------------
