@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kb.extensions import db
 from kb.models import User
@@ -236,3 +236,51 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(world, client):
     assert response.status_code == 400 and "Form expired" in response.get_data(as_text=True)
     assert client.get("/").status_code == 200  # still signed in: the stale form did nothing
 
+
+# -- Error pages after a database error ---------------------------------------------------------------------
+
+def app_with_failing_route(make_app, make_user, failure):
+    app = make_app("failing")
+
+    def fail():
+        failure()
+        return "unreachable"
+
+    app.add_url_rule("/test-only/fail", "test_only_fail", fail)
+    with app.app_context():
+        from kb.accounts import operations
+
+        operations.create_user(email="ana@example.com", name="Ana", role="agent", password="correct-horse-1")
+        db.session.commit()
+    client = app.test_client()
+    assert attempt(client, "ana@example.com", "correct-horse-1").status_code == 302
+    return client
+
+
+def duplicate_account():
+    """A failed flush: the session refuses every query until it is rolled back."""
+    db.session.add(User(email="ana@example.com", name="Twin", role="agent", password_hash="!unset"))
+    db.session.flush()
+
+
+def notifications_table_gone():
+    """A real OperationalError, and the header's unread count can no longer be read either."""
+    db.session.execute(text("ALTER TABLE notifications RENAME TO notifications_gone"))
+    db.session.commit()
+    db.session.execute(text("SELECT count(*) FROM notifications"))
+
+
+def users_table_gone():
+    """Not even the signed-in user can be read: the page falls back to plain HTML."""
+    db.session.execute(text("ALTER TABLE users RENAME TO users_gone"))
+    db.session.commit()
+    db.session.execute(text("SELECT count(*) FROM users"))
+
+
+@pytest.mark.parametrize("failure", [duplicate_account, notifications_table_gone, users_table_gone])
+def test_the_error_page_survives_the_database_error(make_app, make_user, failure):
+    client = app_with_failing_route(make_app, make_user, failure)
+    response = client.get("/test-only/fail")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "Something went wrong" in page and "Nothing you typed was saved" in page and "Traceback" not in page
