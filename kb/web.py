@@ -91,6 +91,7 @@ def handle_http_error(error):
     if code == 404 and request.path.startswith("/faq/"):  # a URL no FAQ route matched: the FAQ's own page
         from kb.channels import faq
 
+        _recover_session()
         return faq.not_found(error)
     if wants_json():
         response = error.get_response()  # keeps headers such as Allow (405) and Retry-After (429)

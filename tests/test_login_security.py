@@ -14,6 +14,12 @@ from kb.models import User
 WRONG = "not-the-password-1"
 
 
+@pytest.fixture
+def app(make_app):
+    """Rate limits on, whatever the suite's defaults become: several tests here are about them."""
+    return make_app(RATELIMIT_ENABLED=True)
+
+
 def attempt(client, email, password=WRONG, address="10.0.0.1", csrf=None):
     """One sign-in POST from `address`, with a token from the sign-in page as a browser would send it."""
     if csrf is None:
@@ -52,8 +58,9 @@ def test_successful_sign_ins_do_not_count_against_the_limits(world, client):
         client.post("/logout", data={"csrf_token": _token(client)})
 
 
-def test_the_limits_are_settings(make_app, make_user):
-    app = make_app("strict", LOGIN_RATE_LIMIT_ACCOUNT="2 per minute", LOGIN_RATE_LIMIT_ADDRESS="100 per minute")
+def test_the_limits_are_settings(make_app):
+    app = make_app("strict", RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT_ACCOUNT="2 per minute",
+                   LOGIN_RATE_LIMIT_ADDRESS="100 per minute")
     with app.app_context():
         from kb.accounts import operations
 
@@ -239,7 +246,7 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(world, client):
 
 # -- Error pages after a database error ---------------------------------------------------------------------
 
-def app_with_failing_route(make_app, make_user, failure):
+def app_with_failing_route(make_app, failure):
     app = make_app("failing")
 
     def fail():
@@ -278,8 +285,8 @@ def users_table_gone():
 
 
 @pytest.mark.parametrize("failure", [duplicate_account, notifications_table_gone, users_table_gone])
-def test_the_error_page_survives_the_database_error(make_app, make_user, failure):
-    client = app_with_failing_route(make_app, make_user, failure)
+def test_the_error_page_survives_the_database_error(make_app, failure):
+    client = app_with_failing_route(make_app, failure)
     response = client.get("/test-only/fail")
     page = response.get_data(as_text=True)
     assert response.status_code == 500 and response.mimetype == "text/html"
