@@ -14,10 +14,17 @@ SQLALCHEMY_TRACK_MODIFICATIONS = False
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-REMEMBER_COOKIE_SECURE = True
+# "Keep me signed in" lasts this long (a timedelta, or seconds from the environment); signing out or a new
+# password ends it sooner, on every device. None: secure exactly when the session cookie is.
+REMEMBER_COOKIE_DURATION = timedelta(days=14)
+REMEMBER_COOKIE_SECURE = None
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+# Refused sign-ins allowed (Flask-Limiter syntax) per client address and per account (e-mail) before the
+# sign-in page answers 429 for a while; successful sign-ins do not count.
+LOGIN_RATE_LIMIT_ADDRESS = "10 per minute"
+LOGIN_RATE_LIMIT_ACCOUNT = "5 per minute"
 # CSRF tokens live as long as the session: an editor may keep a card open for a long time.
 WTF_CSRF_TIME_LIMIT = None
 

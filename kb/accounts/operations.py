@@ -1,4 +1,7 @@
 """Every write to users, teams and memberships; each one is audited. Callers commit."""
+import functools
+import gzip
+import os
 import re
 import unicodedata
 
@@ -49,10 +52,59 @@ def name_problem(name):
     return None
 
 
-def password_problem(password):
-    if len(password or "") < MIN_PASSWORD:
+def password_problem(password, *, email=None, name=None):
+    """Why a password cannot be an account's, or None: the one password rule, for every way a password is set.
+
+    Length alone let `password` through for an admin. Guessing tools try the common passwords first, then
+    their variants (`Password1!`, `p@ssw0rd`) and the person's own name, so those are refused too."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
         return f"must be at least {MIN_PASSWORD} characters"
+    if any(variant in _common_passwords() for variant in _variants(password)):
+        return "is a common password (or one with capitals, digits or symbols added to one): choose another"
+    words = _identity_words(email, name)
+    if words and len(_without(_core(password.casefold()), words)) < 4:
+        return "is too close to your e-mail address or name: add words of your own"
     return None
+
+
+# Leetspeak undone; "1" and "!" are read both as "i" and as "l".
+_LEET = [str.maketrans("0134@$57!8", "oieaasstib"), str.maketrans("0134@$57!8", "oleaasstlb")]
+
+
+def _core(text):
+    """The password without the digits and symbols people put before or after a weak word."""
+    return re.sub(r"^[\W\d_]+|[\W\d_]+$", "", text)
+
+
+def _variants(password):
+    folded = password.casefold()
+    forms = {folded, _core(folded)}
+    for table in _LEET:
+        forms |= {folded.translate(table), _core(folded.translate(table)), _core(folded).translate(table)}
+    return forms - {""}
+
+
+def _identity_words(email, name):
+    """The e-mail's local part and its pieces, and each word of the name, of three letters or more."""
+    local = (email or "").partition("@")[0].casefold()
+    words = {local, *re.split(r"[._+-]+", local), *(name or "").casefold().split()}
+    return sorted((w for w in words if len(w) >= 3), key=len, reverse=True)
+
+
+def _without(text, words):
+    """What is left of `text`, as letters and digits, once every identity word is taken out of it."""
+    for word in words:
+        text = text.replace(word, "")
+    return re.sub(r"[\W_]+", "", text)
+
+
+@functools.cache
+def _common_passwords():
+    """Django's list of 20,000 common passwords (BSD-3-Clause, kb/data/LICENSE-django-common-passwords.txt)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "common-passwords.txt.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
 
 
 def has_password(user):
@@ -72,8 +124,9 @@ def _check_user(email, name, role, password, exclude=None):
         errors["name"] = name_problem(name)
     if role not in ROLES:
         errors["role"] = f"must be one of {', '.join(ROLES)}"
-    if password is not None and password_problem(password):
-        errors["password"] = password_problem(password)
+    problem = password_problem(password, email=email, name=name) if password is not None else None
+    if problem:
+        errors["password"] = problem
     if errors:
         raise InvalidAccount(errors)
 
