@@ -105,17 +105,17 @@ def database_url_for_module(migrated_template):
 def make_app(tmp_path, migrated_template):
     """Build a migrated app in its own instance folder (several per test if needed), on a copy of the
     migrated template database unless `DATABASE_URL` names one (then it is migrated here)."""
-    made, databases = [], []
+    made, databases = [], {}  # instance name -> its PostgreSQL database: two apps on one instance share it
 
     def make(name="instance", **config):
         instance = tmp_path / name
         fresh = "DATABASE_URL" not in config
         if fresh and BACKEND == "postgres":
-            database = f"kb_test_{uuid.uuid4().hex[:12]}"
-            _pg(f'CREATE DATABASE "{database}" TEMPLATE "{migrated_template}"')
-            databases.append(database)
-            config["DATABASE_URL"] = _pg_url(database)
-        elif fresh:
+            if name not in databases:
+                databases[name] = f"kb_test_{uuid.uuid4().hex[:12]}"
+                _pg(f'CREATE DATABASE "{databases[name]}" TEMPLATE "{migrated_template}"')
+            config["DATABASE_URL"] = _pg_url(databases[name])
+        elif fresh and not (instance / "kb.sqlite").exists():
             instance.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(migrated_template, instance / "kb.sqlite")
         app = create_app({**TEST_SETTINGS, **config}, instance_path=instance)
@@ -131,7 +131,7 @@ def make_app(tmp_path, migrated_template):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    for database in databases:
+    for database in databases.values():
         _pg(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
