@@ -14,6 +14,7 @@ from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, Collection, User
 from kb.search import gaps, query, synonyms
+from kb.search import index as search_index
 from kb.validation import Invalid
 from kb.verification import policy
 from kb.verification.status import prefetch, status_of
@@ -93,6 +94,12 @@ def run(params, user=None, facets=False, explain=False, prefix_last=False, log=T
         search_id = gaps.new_ref()
         later(gaps.record_search, getattr(user, "id", None), params.q, results.total, ms, search_id, utcnow())
     return results, search_id
+
+
+def rebuilding():
+    """What an agent's search shows while a corrupt index is rebuilt (`search_index.Rebuilding`): the
+    notice and no results, never an error page."""
+    return query.Results([], 0, notice=search_index.REBUILDING_NOTICE)
 
 
 def cards_for(hits):
