@@ -99,7 +99,9 @@ def test_every_search_says_rebuilding_until_the_rebuilt_index_finds_the_cards_ag
     auth.login("agent@example.com")
     with si._swap_lock(root):  # the rebuild builds, then waits here: search is "rebuilding" meanwhile
         page = client.get("/search?q=refunds")
-        assert page.status_code == 200 and NOTICE in page.get_data(as_text=True)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and NOTICE in html and 'data-testid="search-rebuilding"' in html
+        assert "How do refunds work?" in html  # found by its title in the database meanwhile
 
         typed = client.get("/api/v1/search?q=refu&prefix=1&limit=8")  # the agents' as-you-type box
         assert typed.status_code == 200
@@ -185,3 +187,18 @@ def test_a_failure_that_goes_away_when_read_again_is_not_corruption(app, world, 
         assert si.reading(flaky) == "answered"
         assert not si.is_rebuilding() and si.wait_for_rebuild(0)
         assert si.current_generation(app.config["INDEX_DIR"]) == generation
+
+
+def test_the_title_fallback_meanwhile_reads_any_input_as_plain_words(app, world, served, client, auth):
+    corrupt(app.config["INDEX_DIR"], "garbage toc")
+    auth.login("agent@example.com")
+    with si._swap_lock(app.config["INDEX_DIR"]):
+        for q in ("REFUNDS work", "refunds%", "%", "_", "refunds\x00", "\u202erefunds", "-refunds OR \"how",
+                  "x" * 5000):
+            page = client.get("/search", query_string={"q": q})
+            assert page.status_code == 200, q
+            html = page.get_data(as_text=True)
+            assert NOTICE in html, q
+            assert ("How do refunds work?" in html) == (q in ("REFUNDS work", "refunds\x00", "\u202erefunds")), q
+        assert "How long does shipping take?" not in client.get("/search?q=refunds").get_data(as_text=True)
+    assert si.wait_for_rebuild(60)

@@ -272,7 +272,8 @@ def search():
         except search_index.Rebuilding:
             if not is_session:
                 raise
-            results, search_id = service.rebuilding(), None  # the as-you-type box shows the notice
+            # The as-you-type box shows a notice only over no results; the results page lists title matches.
+            results, search_id = service.rebuilding(params, titles=False), None
         return jsonify(service.results_json(results, search_id, explain=explain))
     found = finding.public_search(params.q, serving.CHATBOT, params.filters, params.limit, params.offset,
                                   prefix_last=request.args.get("prefix") == "1", synonyms=synonyms.table())

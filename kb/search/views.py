@@ -43,13 +43,14 @@ def page():
     try:
         results, search_id = service.run(params, current_user, facets=True, explain="explain" in request.args
                                          and permissions.is_verifier(current_user))
+        rebuilding = False
     except search_index.Rebuilding:
-        results, search_id = service.rebuilding(), None
+        results, search_id, rebuilding = service.rebuilding(params), None, True
     body = service.results_json(results, search_id, explain="explain" in request.args)
     empty = not (params.q or "").strip()
     return render_template(
         "search/results.html", params=params, body=body, results=results, search_id=search_id,
-        facet_url=_facet_url, page_url=lambda cursor: _url_with(cursor=[cursor]),
+        facet_url=_facet_url, page_url=lambda cursor: _url_with(cursor=[cursor]), rebuilding=rebuilding,
         recent=usage.recently_viewed(current_user) if empty else [],
         popular=usage.most_used() if empty else [], statuses=policy.LABELS,
         collections=db.session.scalars(select(Collection).order_by(Collection.name)).all(),
