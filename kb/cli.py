@@ -288,6 +288,10 @@ def reindex_command(procs):
                f" ({result['caught_up']} changes made meanwhile applied).")
 
 
+INDEX_STATES = {"rebuilding": "rebuilding after a problem with the index (searches say so until it is done)",
+                "corrupt": "corrupt: the app's next search rebuilds it, or run `kb reindex`"}
+
+
 @click.command("index-status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--catch-up", is_flag=True, help="First apply any change-feed rows the index has not seen.")
@@ -306,15 +310,11 @@ def index_status_command(as_json, catch_up, optimize):
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
-        click.echo(f"{'state':<11} {STATES.get(info['state'], info['state'])}")
+        click.echo(f"{'state':<11} {INDEX_STATES.get(info['state'], info['state'])}")
         for key in ("generation", "documents", "watermark", "feed_head", "lag", "segments", "language"):
             click.echo(f"{key.replace('_', ' '):<11} {'-' if info[key] is None else info[key]}")
     if info["state"] != "ok" or info["lag"]:
         raise SystemExit(1)
-
-
-STATES = {"rebuilding": "rebuilding after a problem with the index (searches say so until it is done)",
-          "corrupt": "corrupt: the next search rebuilds it, or run `kb reindex`"}
 
 
 def _refuse(error, prefix=""):

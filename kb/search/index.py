@@ -679,6 +679,8 @@ def reading(read, root=None, reset=None, repair=True):
         try:
             return read()
         except CORRUPTION as error:
+            if not _raised_by_whoosh(error):
+                raise  # a KeyError or ValueError of kb's own is a bug to see, not damage to rebuild
             # Whoosh leaves the files it opened before failing to the frames of the traceback: free them now.
             traceback.clear_frames(error.__traceback__)
             if reset is not None:
@@ -686,6 +688,21 @@ def reading(read, root=None, reset=None, repair=True):
             if attempt:
                 found_corrupt(error, root, name, repair)
             time.sleep(RETRY_PAUSE)
+
+
+_WHOOSH = os.path.dirname(index.__file__) + os.sep
+
+
+def _raised_by_whoosh(error):
+    """Whether `error` (or the error it was raised from) came out of Whoosh's own code."""
+    while error is not None:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_WHOOSH):
+            return True
+        error = error.__cause__
+    return False
 
 
 def found_corrupt(error, root, name, repair=True):

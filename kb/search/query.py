@@ -287,9 +287,7 @@ def _searcher():
     current = search_index.current_generation(root)
     held = getattr(_local, "held", None)
     if held is None or held[0] != root or held[1] != current or current is None:
-        if held is not None:
-            _local.held = None
-            held[2].close()
+        _drop_searcher()
         name, ix = search_index.open_index(root)
         held = _local.held = [root, name, ix.searcher()]
     s = held[2]
