@@ -214,3 +214,16 @@ def test_the_title_fallback_meanwhile_reads_any_input_as_plain_words(app, world,
             assert ("How do refunds work?" in html) == (q in ("REFUNDS work", "refunds\x00", "\u202erefunds")), q
         assert "How long does shipping take?" not in client.get("/search?q=refunds").get_data(as_text=True)
     assert si.wait_for_rebuild(60)
+
+
+def test_the_editor_duplicate_check_and_the_trust_dashboard_carry_on_meanwhile(app, world, served, client, auth):
+    corrupt(app.config["INDEX_DIR"], "empty segment")
+    auth.login("admin@example.com")
+    with si._swap_lock(app.config["INDEX_DIR"]):
+        similar = client.get("/search/similar?title=How do refunds work")
+        assert similar.status_code == 200 and similar.json["results"] == []
+        dashboard = client.get("/verification/dashboard")
+        assert dashboard.status_code == 200 and "Possible conflicts" in dashboard.get_data(as_text=True)
+    assert si.wait_for_rebuild(60)
+    with app.app_context():
+        assert found("refunds") == [served["card_id"]]

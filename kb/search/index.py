@@ -718,8 +718,7 @@ def found_corrupt(error, root, name, repair=True):
         log.error("search index generation %s is unreadable (%s: %s); rebuilding it from the database", name,
                   type(error).__name__, error)
     _broken[root] = name
-    if repair:
-        repair_in_background(root)
+    repair_in_background(root)
     raise Rebuilding() from error
 
 
