@@ -20,9 +20,9 @@ from kb import markup
 from kb.channels import finding, serving
 from kb.extensions import db
 from kb.ids import MAX_ID
-from kb.models import Card, Collection
+from kb.models import Card, Collection, Revision
 from kb.search import index as search_index
-from kb.search import synonyms
+from kb.search import service, synonyms
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
@@ -313,9 +313,17 @@ def search(text):
 
 
 def rebuilding(text, error):
-    """The search page while a corrupt index is rebuilt: the notice in the FAQ's own page, as a 503 that
-    says when to come back (so that neither a cache nor a crawler keeps it)."""
-    html = render_template("faq/search.html", q=text, entries=[], did_you_mean=None, notice=str(error),
+    """The search page while a corrupt index is rebuilt: the notice in the FAQ's own page, with the served
+    questions holding every word typed (from the database), as a 503 that says when to come back (so that
+    neither a cache nor a crawler keeps it)."""
+    holds = service.title_holds(Revision.title, text)
+    found = []
+    if holds is not None:
+        stmt = (select(Card).join(Revision, (Revision.card_id == Card.id)
+                                  & (Revision.number == Card.verified_revision_number))
+                .where(*holds).order_by(Revision.title, Card.id).limit(SEARCH_LIMIT))
+        found = entries(_served(_candidates(stmt)))
+    html = render_template("faq/search.html", q=text, entries=found, did_you_mean=None, notice=str(error),
                            rebuilding=True)
     response = make_response(html, 503)
     response.headers["Retry-After"] = str(search_index.RETRY_AFTER_SECONDS)

@@ -108,14 +108,20 @@ def rebuilding(params, titles=True):
     return query.Results(hits, len(hits), notice=search_index.REBUILDING_NOTICE)
 
 
-def title_matches(params):
-    words = [w for w in "".join(ch if ch.isprintable() else " " for ch in params.q or "").split()
+def title_holds(column, text):
+    """SQL conditions: `column` holds every word of `text` (any case; LIKE wildcards typed are plain
+    characters), or None when `text` has no word. The search-less fallback of every channel."""
+    words = [w for w in "".join(ch if ch.isprintable() else " " for ch in text or "").split()
              if any(ch.isalnum() for ch in w)][:FALLBACK_WORDS]
-    if not words:
+    return [func.lower(column).contains(w.lower(), autoescape=True) for w in words] or None
+
+
+def title_matches(params):
+    holds = title_holds(Card.title, params.q)
+    if holds is None:
         return []
-    stmt = select(Card).options(selectinload(Card.tags)).order_by(Card.title, Card.id).limit(params.limit)
-    for word in words:
-        stmt = stmt.where(func.lower(Card.title).contains(word.lower(), autoescape=True))
+    stmt = select(Card).where(*holds).options(selectinload(Card.tags)).order_by(Card.title, Card.id)
+    stmt = stmt.limit(params.limit)
     if not params.include_archived:
         stmt = stmt.where(Card.is_archived.is_(False))
     cards = db.session.scalars(stmt).all()
