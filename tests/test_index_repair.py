@@ -233,3 +233,20 @@ def test_the_editor_duplicate_check_and_the_trust_dashboard_carry_on_meanwhile(a
     assert si.wait_for_rebuild(60)
     with app.app_context():
         assert found("refunds") == [served["card_id"]]
+
+
+def test_one_rebuild_per_host_the_others_say_rebuilding_until_it_is_swapped_in(app, world, served, client):
+    root = app.config["INDEX_DIR"]
+    corrupt(root, "garbage segment")
+    broken = si.current_generation(root)
+    with si._rebuild_lock(root) as mine:  # another process on this host is rebuilding
+        assert mine
+        with app.app_context():
+            with pytest.raises(si.Rebuilding):
+                found("refunds")
+            assert si.wait_for_rebuild(60)  # this process's attempt found the lock taken and left it
+            assert si.current_generation(root) == broken and si.is_rebuilding()
+            assert client.get("/api/v1/health").json["index"]["status"] == "rebuilding"
+            si.reindex(root)  # what the other process does, then swaps in
+        with app.app_context():
+            assert found("refunds") == [served["card_id"]] and not si.is_rebuilding()
