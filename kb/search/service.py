@@ -117,6 +117,7 @@ def title_holds(column, text):
 
 
 def title_matches(params):
+    """Hits for the cards whose current title holds every word of the search (agents read current titles)."""
     holds = title_holds(Card.title, params.q)
     if holds is None:
         return []
