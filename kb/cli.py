@@ -288,24 +288,32 @@ def reindex_command(procs):
                f" ({result['caught_up']} changes made meanwhile applied).")
 
 
+INDEX_STATES = {"rebuilding": "rebuilding after a problem with the index (searches say so until it is done)",
+                "corrupt": "corrupt: the app's next search rebuilds it, or run `kb reindex`"}
+
+
 @click.command("index-status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--catch-up", is_flag=True, help="First apply any change-feed rows the index has not seen.")
 @click.option("--optimize", is_flag=True, help="Also merge the index into one segment.")
 @with_appcontext
 def index_status_command(as_json, catch_up, optimize):
-    """Document count, watermark, feed head and lag of the search index. Exits 1 when it lags."""
-    if catch_up:
+    """Document count, watermark, feed head and lag of the search index. Exits 1 when it lags, or when it
+    is corrupt or being rebuilt."""
+    info = search_index.status(repair=False)
+    if info["state"] == "ok" and catch_up:
         search_index.apply_feed()
-    if optimize:
+    if info["state"] == "ok" and optimize:
         search_index.optimize()
-    info = search_index.status()
+    if catch_up or optimize:
+        info = search_index.status(repair=False)
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
+        click.echo(f"{'state':<11} {INDEX_STATES.get(info['state'], info['state'])}")
         for key in ("generation", "documents", "watermark", "feed_head", "lag", "segments", "language"):
-            click.echo(f"{key.replace('_', ' '):<11} {info[key]}")
-    if info["lag"]:
+            click.echo(f"{key.replace('_', ' '):<11} {'-' if info[key] is None else info[key]}")
+    if info["state"] != "ok" or info["lag"]:
         raise SystemExit(1)
 
 

@@ -48,6 +48,14 @@ def _api_error(error):
     return error_response(error.status, error.code, error.message, **error.extra)
 
 
+@bp.errorhandler(search_index.Rebuilding)
+def _rebuilding(error):
+    """Search and answers while a corrupt index is rebuilt: a client retries, it does not hand over for good."""
+    response = error_response(503, "search_rebuilding", str(error))
+    response.headers["Retry-After"] = str(search_index.RETRY_AFTER_SECONDS)
+    return response
+
+
 @bp.errorhandler(Invalid)
 def _invalid(error):
     field, message = next(iter(error.errors.items()))
@@ -211,8 +219,8 @@ def health():
         return jsonify(body), 503
     try:
         st = search_index.status()
-        body["index"] = {"status": "ok", "documents": st["documents"], "lag": st["lag"]}
-        if st["lag"] > current_app.config["API_HEALTH_MAX_LAG"]:
+        body["index"] = {"status": st["state"], "documents": st["documents"], "lag": st["lag"]}
+        if st["state"] != "ok" or st["lag"] > current_app.config["API_HEALTH_MAX_LAG"]:
             body["status"] = "degraded"
     except Exception as error:  # noqa: BLE001
         body.update(status="error", index={"status": f"unreachable: {type(error).__name__}", "lag": None})
@@ -257,8 +265,15 @@ def search():
     if scope == tokens.INTERNAL_READ:
         is_session = user is not None
         explain = is_session and request.args.get("explain") == "1" and permissions.is_verifier(user)
-        results, search_id = service.run(params, user, facets=request.args.get("facets") == "1", explain=explain,
-                                         prefix_last=request.args.get("prefix") == "1", log=is_session)
+        try:
+            results, search_id = service.run(params, user, facets=request.args.get("facets") == "1",
+                                             explain=explain, prefix_last=request.args.get("prefix") == "1",
+                                             log=is_session)
+        except search_index.Rebuilding:
+            if not is_session:
+                raise
+            # The as-you-type box shows a notice only over no results; the results page lists title matches.
+            results, search_id = service.rebuilding(params, titles=False), None
         return jsonify(service.results_json(results, search_id, explain=explain))
     found = finding.public_search(params.q, serving.CHATBOT, params.filters, params.limit, params.offset,
                                   prefix_last=request.args.get("prefix") == "1", synonyms=synonyms.table())

@@ -20,8 +20,9 @@ from kb import markup
 from kb.channels import finding, serving
 from kb.extensions import db
 from kb.ids import MAX_ID
-from kb.models import Card, Collection
-from kb.search import synonyms
+from kb.models import Card, Collection, Revision
+from kb.search import index as search_index
+from kb.search import service, synonyms
 
 bp = Blueprint("faq", __name__, url_prefix="/faq")
 
@@ -294,7 +295,10 @@ def search(text):
     max_chars = current_app.config["SEARCH_MAX_QUERY_CHARS"]
     truncated = len(text) > max_chars
     text = text[:max_chars]
-    results = finding.public_search(text, serving.FAQ, limit=SEARCH_LIMIT, synonyms=synonyms.table())
+    try:
+        results = finding.public_search(text, serving.FAQ, limit=SEARCH_LIMIT, synonyms=synonyms.table())
+    except search_index.Rebuilding as error:
+        return rebuilding(text, error)
     found = entries(results.served)
     notice = None
     if truncated:
@@ -306,3 +310,22 @@ def search(text):
     html = render_template("faq/search.html", q=text, entries=found, did_you_mean=results.did_you_mean,
                            notice=notice)
     return cacheable(html, newest(found))
+
+
+def rebuilding(text, error):
+    """The search page while a corrupt index is rebuilt: the notice in the FAQ's own page, with the served
+    questions holding every word typed (from the database), as a 503 that says when to come back (so that
+    neither a cache nor a crawler keeps it)."""
+    holds = service.title_holds(Revision.title, text)
+    found = []
+    if holds is not None:
+        stmt = (select(Card).join(Revision, (Revision.card_id == Card.id)
+                                  & (Revision.number == Card.verified_revision_number))
+                .where(*holds).order_by(Revision.title, Card.id).limit(SEARCH_LIMIT))
+        found = entries(_served(_candidates(stmt)))
+    html = render_template("faq/search.html", q=text, entries=found, did_you_mean=None, notice=str(error),
+                           rebuilding=True)
+    response = make_response(html, 503)
+    response.headers["Retry-After"] = str(search_index.RETRY_AFTER_SECONDS)
+    response.cache_control.no_store = True
+    return response

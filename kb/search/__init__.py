@@ -2,5 +2,6 @@
 
 Every Whoosh call lives in this package (`analysis`, `index`, `engine`, `query`), so that a move to another
 engine touches one place. The rest of kb calls `kb.search.index.apply_feed/reindex/status`,
-`kb.search.query.search` (agents) and, for customers, `kb.channels.finding.public_search`.
+`kb.search.query.search` (agents) and, for customers, `kb.channels.finding.public_search`. While a corrupt
+index is rebuilt (`index.reading`), searches raise `index.Rebuilding`, which each channel shows as a notice.
 """

@@ -8,6 +8,7 @@ from collections import Counter
 from difflib import SequenceMatcher
 from itertools import combinations
 
+from kb.search import index as search_index
 from kb.search import query
 from kb.verification import policy
 
@@ -18,7 +19,10 @@ _cache = {}
 
 
 def possible_conflicts(limit=50):
-    s = query.searcher()
+    try:
+        s = query.searcher()
+    except search_index.Rebuilding:  # back once the index is
+        return []
     reader = s.reader()
     key = (id(reader), reader.doc_count_all(), reader.doc_count())
     if key not in _cache:

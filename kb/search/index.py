@@ -11,10 +11,13 @@ import json
 import logging
 import math
 import os
+import pickle
 import re
 import shutil
+import struct
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -219,6 +222,8 @@ def _open_dir(path, attempts=10):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05)
+        except TypeError as error:  # an empty TOC file (Whoosh reads its first byte with ord())
+            raise index.IndexError(f"unreadable table of contents in {path}: {error}") from error
 
 
 def read_meta(searcher):
@@ -413,6 +418,8 @@ def merge_small_segments(writer, segments):
 def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
     """Bring the live generation up to the feed head. Never raises for a busy lock: returns deferred."""
     root = root or index_dir()
+    if is_rebuilding(root):  # the feed keeps the changes; the rebuild replays them into the new generation
+        return SyncResult(deferred=True)
     timeout = current_app.config["SEARCH_WRITER_TIMEOUT"] if timeout is None else timeout
     own_session = session is None
     session = session or Session(db.engine)
@@ -526,84 +533,255 @@ def optimize(root=None, timeout=None):
     return True
 
 
-# -- Upgrading an older generation ------------------------------------------------------------------
+# -- Rebuilding in the background: an older generation, or a corrupted one ------------------------------
 
 def is_older(meta):
     return meta.get("schema", 1) < SCHEMA_VERSION
 
 
-_upgrading = threading.Lock()  # one upgrade thread per process
-upgrade_thread = None  # the last one started (tests wait for it)
-UPGRADE_RETRY_SECONDS = 600  # after a failed rebuild, before the next search tries again
-_failed_at = None
+_upgrading = threading.Lock()  # one rebuild thread per process
+upgrade_thread = None  # the last one started (`wait_for_rebuild` waits for it)
+UPGRADE_RETRY_SECONDS = 600  # after a failed upgrade, before the next search tries again
+REPAIR_RETRY_SECONDS = 30  # after a failed repair (the database down?): searches answer nothing meanwhile
+_failed_at = {}  # {job name: when its last run failed}
+
+
+def _in_background(job, retry_seconds, root):
+    """Run `job(root)` in a thread unless one of this process's rebuilds is running, or `job` failed less
+    than `retry_seconds` ago. Returns the thread, or None."""
+    global upgrade_thread
+    failed = _failed_at.get(job.__name__)
+    if failed and time.monotonic() - failed < retry_seconds:
+        return None
+    if not _upgrading.acquire(blocking=False):
+        return None
+    app = current_app._get_current_object()
+
+    def run():
+        try:
+            with app.app_context():
+                job(root)
+            _failed_at.pop(job.__name__, None)
+        except Exception:  # noqa: BLE001 — searches go on meanwhile; a later one retries
+            _failed_at[job.__name__] = time.monotonic()
+            log.exception("rebuilding the search index (%s) failed", job.__name__)
+        finally:
+            _upgrading.release()
+
+    upgrade_thread = threading.Thread(target=run, name=f"kb-index-{job.__name__}", daemon=True)
+    upgrade_thread.start()
+    return upgrade_thread
+
+
+def wait_for_rebuild(timeout=None):
+    """Wait for this process's background rebuild, if any; True once none is running."""
+    thread = upgrade_thread
+    if thread is not None:
+        thread.join(timeout)
+    return thread is None or not thread.is_alive()
 
 
 def upgrade_if_older(meta, root=None):
     """After a deployment upgrade the live generation may have been written by an older version: rebuild
     it in a background thread (one process at a time), while searches answer from it as it is (customers'
     searches find nothing there until the swap: their fields are new). Returns the thread, or None."""
-    global upgrade_thread
-    if not is_older(meta) or (_failed_at and time.monotonic() - _failed_at < UPGRADE_RETRY_SECONDS):
+    if not is_older(meta):
         return None
-    if not _upgrading.acquire(blocking=False):
-        return None
-    app, root = current_app._get_current_object(), root or index_dir()
+    return _in_background(upgrade, UPGRADE_RETRY_SECONDS, root or index_dir())
 
-    def run():
-        global _failed_at
+
+@contextmanager
+def _rebuild_lock(root):
+    """The host's one rebuild at a time, across processes: yields False when another one holds it."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".upgrade.lock"), "w") as handle:
         try:
-            with app.app_context():
-                upgrade(root)
-            _failed_at = None
-        except Exception:  # noqa: BLE001 — searches go on from the old generation; a later one retries
-            _failed_at = time.monotonic()
-            log.exception("rebuilding the search index for schema %s failed", SCHEMA_VERSION)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
-            _upgrading.release()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    upgrade_thread = threading.Thread(target=run, name="kb-index-upgrade", daemon=True)
-    upgrade_thread.start()
-    return upgrade_thread
+
+def is_rebuild_running(root=None):
+    """Whether a process on this host holds the rebuild lock (`kb index-status` asks from outside)."""
+    with _rebuild_lock(root or index_dir()) as mine:
+        return not mine
 
 
 def upgrade(root=None):
     """Rebuild the live generation if an older version wrote it; True if this call rebuilt it. Another
     process holding the upgrade lock is doing it already: then nothing happens here."""
     root = root or index_dir()
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, ".upgrade.lock"), "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _rebuild_lock(root) as mine:
+        if not mine:
             return False
+        _, ix = open_index(root)
+        with ix.searcher() as searcher:
+            if not is_older(read_meta(searcher)):
+                return False  # rebuilt by another process meanwhile
+        result = reindex(root)
+        log.info("search index rebuilt for schema %s: %s cards in %.1f s", SCHEMA_VERSION,
+                 result["documents"], result["seconds"])
+        return True
+
+
+# What Whoosh raises reading a damaged generation: a truncated, garbage, empty or missing segment file, a
+# garbage or empty TOC (see `_open_dir`), a CURRENT naming a missing generation.
+CORRUPTION = (struct.error, EOFError, ValueError, OSError, index.IndexError, pickle.UnpicklingError, KeyError,
+              IndexError)
+REBUILDING_NOTICE = "Search is being rebuilt after a problem with the index; results are back in a minute."
+RETRY_AFTER_SECONDS = 60
+RETRY_PAUSE = 0.1  # before reading a failed generation again, freshly opened
+# A generation this process built failing this soon is a bug in reading it, not new damage: raised, not
+# rebuilt again and again.
+REBUILT_GRACE_SECONDS = 600
+_broken = {}  # {index root: the generation this process found corrupt}
+_built = {}  # {index root: (generation, when)} built by `repair`
+
+
+class Rebuilding(Exception):
+    """The live generation is corrupt and a new one is being built from the database: nothing to search yet."""
+
+    def __init__(self):
+        super().__init__(REBUILDING_NOTICE)
+
+
+def is_rebuilding(root=None):
+    """True while the live generation is one this process found corrupt (until a rebuild swaps it out, here
+    or in another process)."""
+    root = root or index_dir()
+    broken = _broken.get(root)
+    if broken is None:
+        return False
+    if current_generation(root) != broken:
+        _broken.pop(root, None)
+        return False
+    return True
+
+
+def reading(read, root=None, reset=None, repair=True):
+    """`read()`, which reads the live generation, with damage told apart from a race. A read failing with one
+    of CORRUPTION is tried once more after a pause (`reset` first drops what it had open, so the index is
+    opened afresh); failing again, the generation is corrupt: it is rebuilt in the background and this
+    raises Rebuilding, as it does at once while that rebuild runs. (Races on the TOC are retried further
+    down, in `_open_dir` and `query.refreshed`: those are not damage.) `repair` False only reports."""
+    root = root or index_dir()
+    if is_rebuilding(root):
+        if repair:
+            repair_in_background(root)
+        raise Rebuilding()
+    for attempt in range(2):
+        name = current_generation(root)
         try:
-            _, ix = open_index(root)
-            with ix.searcher() as searcher:
-                if not is_older(read_meta(searcher)):
-                    return False  # rebuilt by another process meanwhile
-            result = reindex(root)
-            log.info("search index rebuilt for schema %s: %s cards in %.1f s", SCHEMA_VERSION,
-                     result["documents"], result["seconds"])
+            return read()
+        except CORRUPTION as error:
+            if not _raised_by_whoosh(error):
+                raise  # a KeyError or ValueError of kb's own is a bug to see, not damage to rebuild
+            # Whoosh leaves the files it opened before failing to the frames of the traceback: free them now.
+            traceback.clear_frames(error.__traceback__)
+            if reset is not None:
+                reset()
+            if attempt:
+                found_corrupt(error, root, name, repair)
+            time.sleep(RETRY_PAUSE)
+
+
+_WHOOSH = os.path.dirname(index.__file__) + os.sep
+
+
+def _raised_by_whoosh(error):
+    """Whether `error` (or the error it was raised from) came out of Whoosh's own code."""
+    while error is not None:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_WHOOSH):
             return True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        error = error.__cause__
+    return False
+
+
+def found_corrupt(error, root, name, repair=True):
+    """Mark generation `name` corrupt and start rebuilding it (`repair` False: only raise); raises
+    Rebuilding, or `error` itself when this process built that generation minutes ago (then the fault is
+    not in the files)."""
+    built = _built.get(root)
+    if built and built[0] == name and time.monotonic() - built[1] < REBUILT_GRACE_SECONDS:
+        raise error
+    if not repair:
+        raise Rebuilding() from error
+    if _broken.get(root) != name:
+        log.error("search index generation %s is unreadable (%s: %s); rebuilding it from the database", name,
+                  type(error).__name__, error)
+    _broken[root] = name
+    repair_in_background(root)
+    raise Rebuilding() from error
+
+
+_repair_tried_at = {}
+REPAIR_START_EVERY = 5  # seconds: while another process rebuilds, searches ask again no more often
+
+
+def repair_in_background(root=None):
+    """Start rebuilding a corrupt generation (one rebuild per host: the others find the lock taken)."""
+    root = root or index_dir()
+    now = time.monotonic()
+    if now - _repair_tried_at.get(root, -REPAIR_START_EVERY) < REPAIR_START_EVERY:
+        return None
+    _repair_tried_at[root] = now
+    return _in_background(repair, REPAIR_RETRY_SECONDS, root)
+
+
+def repair(root=None):
+    """Rebuild the live generation from the database if it is still the one found corrupt; True if this
+    call rebuilt it. The corrupt generation is removed once the new one is live."""
+    root = root or index_dir()
+    with _rebuild_lock(root) as mine:
+        broken = _broken.get(root)
+        if not mine or broken is None or current_generation(root) != broken:
+            return False
+        result = reindex(root)
+        _built[root] = (result["generation"], time.monotonic())
+        _repair_tried_at.pop(root, None)
+        if broken:
+            shutil.rmtree(os.path.join(root, broken), ignore_errors=True)
+        log.info("search index repaired: %s cards in %.1f s", result["documents"], result["seconds"])
+        return True
 
 
 # -- Status -----------------------------------------------------------------------------------------
 
-def status(root=None):
+def status(root=None, repair=True):
+    """The live generation's counts, and `state`: "ok", "rebuilding", or (`repair` False, as from the CLI,
+    whose process would not live to finish a rebuild) "corrupt" when nobody is rebuilding it."""
     root = root or index_dir()
-    name, ix = open_index(root, create=False)
     head = feed_head()
+    try:
+        info = reading(lambda: _status(root, head), root, repair=repair)
+    except Rebuilding:
+        info = None
+    if info is None:
+        state = "rebuilding" if repair or is_rebuilding(root) or is_rebuild_running(root) else "corrupt"
+        return {"state": state, "generation": current_generation(root), "documents": None, "watermark": None,
+                "feed_head": head, "lag": None, "segments": None, "language": language(), "schema": None}
+    return info
+
+
+def _status(root, head):
+    name, ix = open_index(root, create=False)
     if ix is None:
-        return {"generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
+        return {"state": "ok", "generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
                 "segments": 0, "language": language(), "schema": SCHEMA_VERSION}
     with ix.searcher() as searcher:
         meta = read_meta(searcher)
         documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
         segments = len(ix._segments())
-    return {"generation": name, "documents": documents, "watermark": meta["watermark"], "feed_head": head,
-            "lag": max(0, head - meta["watermark"]), "segments": segments,
+    return {"state": "ok", "generation": name, "documents": documents, "watermark": meta["watermark"],
+            "feed_head": head, "lag": max(0, head - meta["watermark"]), "segments": segments,
             "language": meta.get("language", language()), "schema": meta.get("schema", 1)}
 
 

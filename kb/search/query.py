@@ -262,13 +262,32 @@ _local = threading.local()
 def searcher():
     """A warm searcher on the live generation: reopened when `kb reindex` swapped it, refreshed when
     another process committed, and first brought up to the feed head if this process sees it behind.
-    A generation an older version wrote is rebuilt in the background meanwhile."""
+    A generation an older version wrote is rebuilt in the background meanwhile; so is a corrupt one, and
+    until it is live this raises `search_index.Rebuilding`."""
+    return _guarded(_searcher)
+
+
+def _guarded(read):
+    """`read()` at the boundary with Whoosh: what a damaged index raises becomes a rebuild (kb.search.index)."""
+    return search_index.reading(read, search_index.index_dir(), reset=_drop_searcher)
+
+
+def _drop_searcher():
+    """Forget this thread's searcher, so the next read opens the index afresh."""
+    held, _local.held = getattr(_local, "held", None), None
+    if held is not None:
+        try:
+            held[2].close()
+        except Exception:  # noqa: BLE001 — best effort: it was failing already
+            pass
+
+
+def _searcher():
     root = search_index.index_dir()
     current = search_index.current_generation(root)
     held = getattr(_local, "held", None)
     if held is None or held[0] != root or held[1] != current or current is None:
-        if held is not None:
-            held[2].close()
+        _drop_searcher()
         name, ix = search_index.open_index(root)
         held = _local.held = [root, name, ix.searcher()]
     s = held[2]
@@ -416,16 +435,21 @@ def decode_cursor(cursor):
 def search(text, filters=None, limit=10, offset=0, include_archived=False, facets=False, explain=False,
            prefix_last=False, synonyms=None, wording=AGENTS):
     """The one search every channel calls. `synonyms`: compiled table (see `compile_synonyms`);
-    `wording`: AGENTS, or CUSTOMERS for what customer channels may find (kb.channels.finding)."""
+    `wording`: AGENTS, or CUSTOMERS for what customer channels may find (kb.channels.finding). Raises
+    `search_index.Rebuilding` while a corrupt index is rebuilt."""
     filters = filters or Filters()
     limit = max(1, min(int(limit), MAX_LIMIT))
-    s = searcher()
-    key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
-           search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
-           include_archived, facets, explain, prefix_last,
-           getattr(synonyms, "version", None) if synonyms else None, wording)
-    return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
-                                        prefix_last, synonyms or {}, wording))
+
+    def read():
+        s = _searcher()
+        key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
+               search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
+               include_archived, facets, explain, prefix_last,
+               getattr(synonyms, "version", None) if synonyms else None, wording)
+        return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
+                                            prefix_last, synonyms or {}, wording))
+
+    return _guarded(read)
 
 
 FACETS = {"collection": "collection", "status": "status", "tag": "tags", "owner": "owner"}
@@ -481,12 +505,15 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
 def same_question(texts):
     """Ids of the public cards whose served question has the same words as one of `texts`, in any order
     (folded stems, stop words out): the chatbot's exact matches, whatever their rank."""
-    s, language = searcher(), search_index.language()
-    if "public_title_key" not in s.schema:
-        return []
-    keys = {search_index.title_key(text, language) for text in texts} - {""}
-    return sorted({int(s.stored_fields(doc)["id"]) for key in keys
-                   for doc in engine.holding(s, "public_title_key", key)})
+    def read():
+        s, language = _searcher(), search_index.language()
+        if "public_title_key" not in s.schema:
+            return []
+        keys = {search_index.title_key(text, language) for text in texts} - {""}
+        return sorted({int(s.stored_fields(doc)["id"]) for key in keys
+                       for doc in engine.holding(s, "public_title_key", key)})
+
+    return _guarded(read)
 
 
 def _hit(s, docnum, score, rank, explain, stems, language, wording):

@@ -6,14 +6,16 @@ filter and log the same way.
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import select
+from markupsafe import escape
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
-from kb.models import Card, Collection, User
+from kb.models import Card, Collection, Revision, User
 from kb.search import gaps, query, synonyms
+from kb.search import index as search_index
 from kb.validation import Invalid
 from kb.verification import policy
 from kb.verification.status import prefetch, status_of
@@ -93,6 +95,53 @@ def run(params, user=None, facets=False, explain=False, prefix_last=False, log=T
         search_id = gaps.new_ref()
         later(gaps.record_search, getattr(user, "id", None), params.q, results.total, ms, search_id, utcnow())
     return results, search_id
+
+
+FALLBACK_WORDS = 5
+
+
+def rebuilding(params, titles=True):
+    """What an agent's search shows while a corrupt index is rebuilt (`search_index.Rebuilding`), never an
+    error page: the notice, and (`titles`) the live cards whose title holds every word typed, straight from
+    the database (no ranking, spelling or filters: enough to find a card by its question meanwhile)."""
+    hits = title_matches(params) if titles else []
+    return query.Results(hits, len(hits), notice=search_index.REBUILDING_NOTICE)
+
+
+def title_holds(column, text):
+    """SQL conditions: `column` holds every word of `text` (any case; LIKE wildcards typed are plain
+    characters), or None when `text` has no word. The search-less fallback of every channel."""
+    words = [w for w in "".join(ch if ch.isprintable() else " " for ch in text or "").split()
+             if any(ch.isalnum() for ch in w)][:FALLBACK_WORDS]
+    return [func.lower(column).contains(w.lower(), autoescape=True) for w in words] or None
+
+
+def title_matches(params):
+    """Hits for the cards whose current title holds every word of the search (agents read current titles)."""
+    holds = title_holds(Card.title, params.q)
+    if holds is None:
+        return []
+    stmt = select(Card).where(*holds).options(selectinload(Card.tags)).order_by(Card.title, Card.id)
+    stmt = stmt.limit(params.limit)
+    if not params.include_archived:
+        stmt = stmt.where(Card.is_archived.is_(False))
+    cards = db.session.scalars(stmt).all()
+    served = dict(db.session.execute(
+        select(Revision.card_id, Revision)
+        .join(Card, (Card.id == Revision.card_id) & (Card.verified_revision_number == Revision.number))
+        .where(Card.id.in_([c.id for c in cards]))).all())
+    return [_fallback_hit(card, served.get(card.id)) for card in cards]
+
+
+def _fallback_hit(card, revision):
+    snippet = str(escape(search_index.plain(card.answer)[:query.SNIPPET_CHARS]))
+    served = str(escape(search_index.plain(revision.answer)[:query.SNIPPET_CHARS])) if revision else None
+    return query.Hit(id=card.id, title=card.title, snippet=snippet,
+                     status=policy.VERIFIED if revision else policy.DRAFT, reasons=[],
+                     collection_id=card.collection_id, tags=[t.name for t in card.tags],
+                     verified_at=card.verified_at.isoformat() if card.verified_at else None, score=0.0,
+                     served_title=revision.title if revision else None, served_snippet=served,
+                     served_revision=revision.number if revision else None)
 
 
 def cards_for(hits):

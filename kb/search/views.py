@@ -24,6 +24,7 @@ from kb.forms import flash_form_errors, save
 from kb.ids import db_int
 from kb.models import Collection, SynonymSet, Team
 from kb.search import gaps, service, synonyms, usage
+from kb.search import index as search_index
 from kb.search.forms import RequestForm, SynonymForm, SynonymImportForm
 from kb.validation import Invalid
 from kb.verification import policy
@@ -39,13 +40,17 @@ def page():
     except Invalid as error:
         flash("Search: " + "; ".join(error.errors.values()), "error")
         params = service.Params(q=request.args.get("q", ""), filters=service.query.Filters())
-    results, search_id = service.run(params, current_user, facets=True, explain="explain" in request.args
-                                     and permissions.is_verifier(current_user))
+    try:
+        results, search_id = service.run(params, current_user, facets=True, explain="explain" in request.args
+                                         and permissions.is_verifier(current_user))
+        rebuilding = False
+    except search_index.Rebuilding:
+        results, search_id, rebuilding = service.rebuilding(params), None, True
     body = service.results_json(results, search_id, explain="explain" in request.args)
     empty = not (params.q or "").strip()
     return render_template(
         "search/results.html", params=params, body=body, results=results, search_id=search_id,
-        facet_url=_facet_url, page_url=lambda cursor: _url_with(cursor=[cursor]),
+        facet_url=_facet_url, page_url=lambda cursor: _url_with(cursor=[cursor]), rebuilding=rebuilding,
         recent=usage.recently_viewed(current_user) if empty else [],
         popular=usage.most_used() if empty else [], statuses=policy.LABELS,
         collections=db.session.scalars(select(Collection).order_by(Collection.name)).all(),
@@ -89,7 +94,10 @@ def similar():
     if len(title.split()) < 2 and len(title) < 8:
         return jsonify(results=[])
     params = service.Params(q=title, filters=service.query.Filters(), limit=6)
-    results, _ = service.run(params, current_user, log=False)
+    try:
+        results, _ = service.run(params, current_user, log=False)
+    except search_index.Rebuilding:
+        return jsonify(results=[])
     hits = [h for h in results.hits if h.id != exclude][:5]
     return jsonify(results=[{"id": h.id, "title": h.title, "status": h.status,
                              "url": url_for("cards.detail", card_id=h.id)} for h in hits])
