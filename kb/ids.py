@@ -2,7 +2,7 @@
 can hold into a 404 or a "no such id", never a 500."""
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+MAX_ID = 2**31 - 1  # the largest id an Integer column holds on every backend (PostgreSQL: int4)
 
 
 class DatabaseInt(IntegerConverter):

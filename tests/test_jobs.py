@@ -70,6 +70,7 @@ def kb_env(app, **settings):
     """Environment for a `kb` process on the same instance folder (and so the same SQLite file)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("KB_")}
     return {**env, "KB_INSTANCE_PATH": app.instance_path, "KB_SECRET_KEY": "test-secret",
+            "KB_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
             **{f"KB_{key}": str(value) for key, value in settings.items()}}
 
 

@@ -210,6 +210,7 @@ def test_two_processes_writing_at_once_lose_nothing(app, world):
     """Two worker processes edit cards at the same moment; each waits for the other's index lock, and
     afterwards every committed edit is in the index."""
     settings = {k: app.config[k] for k in ("TESTING", "SECRET_KEY", "PASSWORD_HASH_METHOD")}
+    settings["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]  # the same database on either backend
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     jobs = [ctx.Process(target=_edit_in_process, args=(settings, app.instance_path, world[key].id, word, 6, barrier))
