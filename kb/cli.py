@@ -510,7 +510,12 @@ def worker_command(once):
     from flask import current_app
 
     from kb import jobs
+    from kb.extensions import require_database
 
+    try:
+        require_database(current_app)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
     scheduler = jobs.Scheduler(current_app._get_current_object(), on_outcome=_echo_outcome)
     if once:
         outcomes = scheduler.run_due()

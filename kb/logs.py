@@ -2,7 +2,7 @@
 
 Every request gets an id (the caller's `X-Request-ID` if it is sane, else a new one), echoed in the response
 header, so a line in kb's log, gunicorn's access log and the proxy's log can be matched. Each request ends
-with one `request` line carrying its method, path, status, duration and user.
+with one line from `kb.request` carrying its method, path, status, duration and user.
 """
 import json
 import logging
@@ -92,7 +92,8 @@ def _end_request(response):
         response.headers["X-Request-ID"] = request_id
     started = g.get("request_started")
     duration = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
-    logging.getLogger("kb.request").info("request", extra={"status": response.status_code, "duration_ms": duration})
+    logging.getLogger("kb.request").info("%s %s %s %sms", request.method, request.path, response.status_code, duration,
+                                         extra={"status": response.status_code, "duration_ms": duration})
     return response
 
 

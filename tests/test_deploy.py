@@ -157,7 +157,7 @@ def test_json_logs_carry_the_request_and_its_id(make_app, make_user, auth_for, c
     capsys.readouterr()
     response = client.get("/login", headers={"X-Request-ID": "req-42", "X-Forwarded-For": "203.0.113.7"})
     assert response.headers["X-Request-ID"] == "req-42"
-    line = [entry for entry in json_lines(capsys.readouterr().err) if entry["message"] == "request"][-1]
+    line = [entry for entry in json_lines(capsys.readouterr().err) if entry["logger"] == "kb.request"][-1]
     assert {"time", "level", "logger", "request_id", "path", "method", "status", "duration_ms"} <= set(line)
     assert (line["request_id"], line["path"], line["method"], line["status"]) == ("req-42", "/login", "GET", 200)
     assert line["remote_addr"] == "203.0.113.7"
@@ -165,7 +165,7 @@ def test_json_logs_carry_the_request_and_its_id(make_app, make_user, auth_for, c
     auth_for(client).login(user.email)
     capsys.readouterr()
     client.get("/")
-    line = [entry for entry in json_lines(capsys.readouterr().err) if entry["message"] == "request"][-1]
+    line = [entry for entry in json_lines(capsys.readouterr().err) if entry["logger"] == "kb.request"][-1]
     assert line["user_id"] == user.id and len(line["request_id"]) == 32  # a new id when the caller sent none
 
     client.get("/boom")
@@ -207,3 +207,10 @@ def test_the_wheel_carries_the_templates_and_static_files(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"kb/templates/accounts/login.html", "kb/templates/base.html", "kb/static/kb.css",
             "kb/migrations/alembic.ini"} <= names
+
+
+def test_kb_worker_refuses_to_start_without_a_database(fresh_app):
+    app = fresh_app()
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1 and "run `kb init`" in result.output
+    assert not os.path.exists(os.path.join(app.instance_path, "kb.sqlite"))
