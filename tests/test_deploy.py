@@ -50,6 +50,29 @@ def test_health_reports_a_read_only_database(app, make_app):
     assert response.get_json()["database"] == "read-only" and response.get_json()["status"] == "error"
 
 
+@pytest.mark.postgres
+def test_health_reports_a_read_only_postgresql_database(make_app):
+    """A standby or a database set read-only (the same refusal to writes) is not healthy."""
+    server = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("KB_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL server (set KB_TEST_POSTGRES_URL)")
+    import uuid
+
+    import psycopg
+
+    name, admin_url = f"kb_test_{uuid.uuid4().hex[:10]}", server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    assert make_app("pg", DATABASE_URL=url).test_client().get("/api/v1/health").status_code == 200
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    response = make_app("pg-read-only", DATABASE_URL=url).test_client().get("/api/v1/health")
+    assert response.status_code == 503 and response.get_json()["database"] == "read-only"
+
+
 # -- Never a new empty database behind the operator's back ------------------------------------------------
 
 def test_a_database_deleted_while_serving_gets_a_503_not_a_new_empty_file(app, client, auth, make_user):
