@@ -18,6 +18,8 @@ def _flag(value):
 
 
 bind = _env("BIND", "127.0.0.1:8000")
+# The master's pid, for `kill -HUP` (new code and settings, workers replaced gracefully) after an upgrade.
+pidfile = _env("PIDFILE", None)
 # gunicorn's rule of thumb, (2 x cores) + 1, capped: every worker holds its own search index readers and
 # posting cache (SEARCH_CACHE_MB) and its own database connections, so a big host would otherwise spend its
 # memory on idle copies.
