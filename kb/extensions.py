@@ -125,12 +125,14 @@ def _guard_sqlite_file(app):
 def database_unavailable(error):
     """A database that cannot be opened (deleted, unreachable, locked past the timeout) is a 503 that says
     so and acknowledges nothing; the page must not need the database itself."""
-    from flask import current_app, jsonify, render_template, request
+    from flask import current_app, jsonify, render_template
+
+    from kb.web import wants_json
 
     db.session.rollback()
     current_app.logger.error("Database unavailable: %s", error.orig if hasattr(error, "orig") else error)
     message = "The database is unavailable, so nothing was saved. Please try again in a moment."
-    if request.path.startswith("/api/"):
+    if wants_json():
         return jsonify(error={"code": "database_unavailable", "message": message}), 503
     try:
         return render_template("errors/error.html", code=503, title="Service unavailable", message=message), 503

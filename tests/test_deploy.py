@@ -237,3 +237,63 @@ def test_kb_worker_refuses_to_start_without_a_database(fresh_app):
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 1 and "run `kb init`" in result.output
     assert not os.path.exists(os.path.join(app.instance_path, "kb.sqlite"))
+
+
+# -- gunicorn --------------------------------------------------------------------------------------------
+
+def gunicorn_settings(monkeypatch, **env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_settings_default_to_capped_workers_without_preloading(monkeypatch):
+    import multiprocessing
+
+    settings = gunicorn_settings(monkeypatch)
+    assert settings["workers"] == min(2 * multiprocessing.cpu_count() + 1, 8)
+    assert settings["preload_app"] is False and settings["max_requests"] > 0 and settings["threads"] > 1
+    assert "logconfig_dict" not in settings
+
+
+def test_gunicorn_settings_come_from_the_environment(monkeypatch):
+    settings = gunicorn_settings(monkeypatch, KB_GUNICORN_WORKERS="3", KB_GUNICORN_TIMEOUT="90",
+                                 KB_GUNICORN_BIND="0.0.0.0:9000", KB_LOG_FORMAT="json")
+    assert (settings["workers"], settings["timeout"], settings["bind"]) == (3, 90, "0.0.0.0:9000")
+    assert settings["logconfig_dict"]["formatters"]["json"]["()"] == "kb.logs.JsonFormatter"
+
+
+def test_gunicorn_serves_kb_with_its_config_and_json_logs(make_app, tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    app = make_app("instance")  # `kb init` done: the database exists
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KB_INSTANCE_PATH": app.instance_path, "KB_SECRET_KEY": "s", "KB_LOG_FORMAT": "json",
+           "KB_GUNICORN_WORKERS": "1", "KB_GUNICORN_THREADS": "2", "KB_JOBS_ENABLED": "false"}
+    log = open(tmp_path / "gunicorn.log", "w+")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--bind",
+                               f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        for _ in range(120):
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/login", headers={"X-Request-ID": "gu-1"})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    status, request_id, page = response.status, response.headers["X-Request-ID"], response.read()
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                time.sleep(0.5)
+        else:
+            pytest.fail("gunicorn did not answer")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    assert status == 200 and request_id == "gu-1" and b'name="password"' in page
+    lines = json_lines((tmp_path / "gunicorn.log").read_text())
+    assert any(e["logger"] == "gunicorn.error" for e in lines)
+    assert any(e["logger"] == "kb.request" and e.get("request_id") == "gu-1" and e["status"] == 200 for e in lines)
