@@ -28,8 +28,18 @@ serve: setup instance/config.py
 	@echo ""
 	KB_EXTERNAL_URL='$(KB_EXTERNAL_URL)' $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
+# Style, then the whole suite on SQLite; and, when a PostgreSQL server is given (KB_TEST_POSTGRES_URL, as
+# `.ci/run` does), the whole suite again on PostgreSQL. TEST_WORKERS=1 runs in one process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: setup-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/ruff check .
+	$(PYTEST) $(PYTEST_ARGS)
+	@if [ -n "$$KB_TEST_POSTGRES_URL" ]; then \
+	  echo "== the whole suite again, on PostgreSQL ($$KB_TEST_POSTGRES_URL) =="; \
+	  KB_TEST_DATABASE=postgres $(PYTEST) $(PYTEST_ARGS); \
+	fi
 
 setup: $(VENV)/.installed
 

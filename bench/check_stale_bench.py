@@ -42,7 +42,8 @@ def populate(n, seed=3):
         age = rnd.uniform(0, interval * 1.3)
         revision = 2 if rnd.random() < 0.05 else 1
         owner = rnd.choice(users)
-        cards.append({"id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}", "collection_id": collections[i % 20].id,
+        cards.append({"id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}",
+                      "collection_id": collections[i % 20].id,
                       "owner_id": owner.id, "verifier_team_id": teams[i % 8].id, "interval_days": interval,
                       "is_public": False, "is_archived": rnd.random() < 0.02, "title": f"Synthetic policy card {i}",
                       "answer": "An answer.", "internal_notes": "", "revision_number": revision,

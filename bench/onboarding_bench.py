@@ -44,8 +44,7 @@ from kb.accounts.emails import email_key
 from kb.cards import operations as cards_ops
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.models import (Card, CardRead, Membership, Path, PathCompletion, Push, PushReceipt, QuestionAnswer, Team,
-                       User)
+from kb.models import Card, CardRead, Membership, PathCompletion, PushReceipt, QuestionAnswer, Team, User
 from kb.onboarding import paths, pushes, questions
 
 PASSWORD = "long-enough-1"
@@ -111,7 +110,8 @@ def populate(n, seed=11):
     # Two material changes and one typo fix, verified yesterday (the real code path).
     for i, kind in ((5, "material"), (22, "material"), (11, "minor")):
         card = card_list[i]
-        cards_ops.edit_card(card, author=expert, answer=card.answer + " Since yesterday: ask for the order number first.",
+        cards_ops.edit_card(card, author=expert,
+                            answer=card.answer + " Since yesterday: ask for the order number first.",
                             now=changed_at)
         cards_ops.verify_card(card, expert, at=changed_at, change_kind=kind, has_flags=False)
     db.session.commit()

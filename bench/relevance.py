@@ -81,7 +81,8 @@ def describe(row):
     extra = f", did you mean: {row['did_you_mean']}" if row["did_you_mean"] else ""
     extra += ", OR fallback" if row["mode"] == "any" else ""
     lines = [f"  [{row['kind']}] {row['query']!r}: expected {' or '.join(row['expected'])}, {rank}{extra}"]
-    lines += [f"      {i}. {title} ({key})" for i, (title, key) in enumerate(zip(row["titles"][:TOP], row["returned"]), 1)]
+    shown = zip(row["titles"][:TOP], row["returned"])
+    lines += [f"      {i}. {title} ({key})" for i, (title, key) in enumerate(shown, 1)]
     if not row["titles"]:
         lines.append("      (no results)")
     return lines

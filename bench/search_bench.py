@@ -45,8 +45,8 @@ from kb.cards import operations
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import Card, CardState, CardTag, Collection, Revision, User, Verification
-from kb.search import index as si
 from kb.search import engine, query
+from kb.search import index as si
 from kb.verification import policy
 
 PASSWORD = "long-enough-1"
@@ -101,7 +101,8 @@ DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 MONTHS = "January February March April May June July August September October November December".split()
 COUNTRIES = ("Ireland France Germany Spain Italy Romania Poland Netherlands Belgium Sweden Norway Switzerland "
              "Canada Australia").split()
-SYLLABLES = "al bor cal den eli fan gor hal ist jen kor lum mer nor oli pra qua ros sel tam ula ven wil xan yor zel".split()
+SYLLABLES = ("al bor cal den eli fan gor hal ist jen kor lum mer nor oli pra qua ros sel tam ula ven wil xan "
+             "yor zel").split()
 
 SENTENCES = [
     "If the customer asks about the {p}, check the {t} in the {p2} before you reply.",
@@ -230,7 +231,8 @@ def populate(n, seed=11, progress=True):
             due_at = verified_at + timedelta(days=interval)
         created = now - timedelta(days=400)
         batch["cards"].append({
-            "id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}", "collection_id": collection.id, "owner_id": owner.id,
+            "id": i, "external_id": f"bench-{i}", "link_key": f"bench-{i}", "collection_id": collection.id,
+            "owner_id": owner.id,
             "verifier_team_id": collection.team_id, "interval_days": interval, "is_public": collection.is_public,
             "is_archived": status == policy.ARCHIVED, "archived_at": now if status == policy.ARCHIVED else None,
             "title": title, "answer": answer, "internal_notes": notes, "revision_number": revision,

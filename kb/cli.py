@@ -546,8 +546,39 @@ def jobs_command():
                    f"{row['result']}")
 
 
+@click.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(folder):
+    """Write a consistent backup of the database (every table, plus the cards as an export) into FOLDER."""
+    from kb import backup
+
+    try:
+        manifest = backup.backup(folder)
+    except (backup.BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up {sum(manifest['tables'].values())} rows of {len(manifest['tables'])} tables "
+               f"({manifest['tables'].get('cards', 0)} cards, schema {manifest['schema']}) into {folder}")
+
+
+@click.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@with_appcontext
+def restore_command(folder):
+    """Load a backup from FOLDER into this instance's empty database, then rebuild the search index."""
+    from kb import backup
+
+    try:
+        manifest = backup.restore(folder)
+    except (backup.BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {sum(manifest['tables'].values())} rows ({manifest['tables'].get('cards', 0)} cards) "
+               f"from {folder}, made {manifest['created_at']}; the search index was rebuilt")
+
+
 def init_app(app):
     for command in (init_command, seed_demo_command, create_user_command, create_team_command, import_command,
                     export_command, check_stale_command, digest_command, reindex_command, index_status_command,
-                    synonyms_group, tokens_group, users_group, worker_command, jobs_command):
+                    synonyms_group, tokens_group, users_group, worker_command, jobs_command, backup_command,
+                    restore_command):
         app.cli.add_command(command)

@@ -1,6 +1,9 @@
 """Fixtures: a fresh app per test, with its own SQLite file and instance folder, migrated for real."""
 import itertools
+import os
 import re
+import shutil
+import uuid
 
 import pytest
 from flask.testing import FlaskClient
@@ -38,16 +41,88 @@ class ClosingClient(FlaskClient):
         return response
 
 
-@pytest.fixture
-def make_app(tmp_path):
-    """Build a migrated app in its own instance folder (several per test if needed)."""
+# The whole suite runs on SQLite (the default) or, with KB_TEST_DATABASE=postgres, on the PostgreSQL server
+# at KB_TEST_POSTGRES_URL (`make test` runs both when the server is there; `.ci/run` starts one).
+BACKEND = os.environ.get("KB_TEST_DATABASE", "sqlite")
+SERVER_URL = os.environ.get("KB_TEST_POSTGRES_URL", "").replace("postgresql+psycopg://", "postgresql://")
+
+
+def _pg(sql):
+    import psycopg
+
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _pg_url(name):
+    return SERVER_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """One migrated database per test process, copied for every app: migrating takes about a second,
+    copying a few milliseconds. (Apps given their own DATABASE_URL still migrate it.)"""
+    if BACKEND == "postgres":
+        if not SERVER_URL:
+            pytest.exit("KB_TEST_DATABASE=postgres needs KB_TEST_POSTGRES_URL", returncode=2)
+        name = f"kb_template_{uuid.uuid4().hex[:10]}"
+        _pg(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    else:
+        folder = tmp_path_factory.mktemp("template")
+        name, url = str(folder / "kb.sqlite"), None
+    app = create_app({**TEST_SETTINGS, **({"DATABASE_URL": url} if url else {})},
+                     instance_path=tmp_path_factory.mktemp("template-instance") if url else folder)
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    yield name
+    if BACKEND == "postgres":
+        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url_for_module(migrated_template):
+    """For apps built outside `make_app` (the browser tests' live app): a copy of the template database on
+    the suite's backend, as a URL, or None on SQLite (the app's instance folder holds its own file)."""
     made = []
 
+    def make():
+        if BACKEND != "postgres":
+            return None
+        database = f"kb_live_{uuid.uuid4().hex[:12]}"
+        _pg(f'CREATE DATABASE "{database}" TEMPLATE "{migrated_template}"')
+        made.append(database)
+        return _pg_url(database)
+
+    yield make
+    for database in made:
+        _pg(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_template):
+    """Build a migrated app in its own instance folder (several per test if needed), on a copy of the
+    migrated template database unless `DATABASE_URL` names one (then it is migrated here)."""
+    made, databases = [], []
+
     def make(name="instance", **config):
-        app = create_app({**TEST_SETTINGS, **config}, instance_path=tmp_path / name)
+        instance = tmp_path / name
+        fresh = "DATABASE_URL" not in config
+        if fresh and BACKEND == "postgres":
+            database = f"kb_test_{uuid.uuid4().hex[:12]}"
+            _pg(f'CREATE DATABASE "{database}" TEMPLATE "{migrated_template}"')
+            databases.append(database)
+            config["DATABASE_URL"] = _pg_url(database)
+        elif fresh:
+            instance.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(migrated_template, instance / "kb.sqlite")
+        app = create_app({**TEST_SETTINGS, **config}, instance_path=instance)
         app.test_client_class = ClosingClient
-        with app.app_context():
-            upgrade()
+        if not fresh:
+            with app.app_context():
+                upgrade()
         made.append(app)
         return app
 
@@ -56,6 +131,27 @@ def make_app(tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    for database in databases:
+        _pg(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_app(make_app):
+    """An app on a database of its own on the PostgreSQL test server, whatever the suite's backend (the
+    tests of PostgreSQL's own behaviour). Without the server these skip, except under CI where they fail."""
+    if not SERVER_URL:
+        if os.environ.get("CI"):
+            pytest.fail("KB_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL server (set KB_TEST_POSTGRES_URL)")
+    name = f"kb_test_{uuid.uuid4().hex[:10]}"
+    _pg(f'CREATE DATABASE "{name}"')
+    app = make_app(DATABASE_URL=_pg_url(name))
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

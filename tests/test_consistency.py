@@ -90,7 +90,8 @@ def test_an_edit_reaches_the_customers_only_when_verified_and_everywhere_at_once
     expert = make_user("expert", teams=[team], email="expert@example.com")
     coll = make_collection(team, name="Shipping", public=True)
     card = make_card(coll, expert, title="How long does standard delivery take?",
-                     answer="Standard delivery takes **3 to 5 working days**.", verified_at=utcnow() - timedelta(days=2))
+                     answer="Standard delivery takes **3 to 5 working days**.",
+                     verified_at=utcnow() - timedelta(days=2))
     with app.app_context():
         _, secret = tokens.create("bot", [tokens.PUBLIC_READ])
         db.session.commit()
@@ -133,7 +134,8 @@ def test_no_customer_of_the_demo_ever_reads_a_raw_placeholder(app, client):
                              if markup.placeholders(c.answer)]
     assert with_placeholders  # the demo still has agents' templates with placeholders, internal ones
     pages = [client.get("/faq/")] + [client.get(f"/faq/{slug}") for slug in slugs]
-    pages += [r for r in (client.get(f"/faq/cards/{i}", follow_redirects=True) for i in card_ids) if r.status_code == 200]
+    fetched = (client.get(f"/faq/cards/{i}", follow_redirects=True) for i in card_ids)
+    pages += [r for r in fetched if r.status_code == 200]
     assert len(pages) > len(slugs) + 10
     for response in pages:
         html = response.get_data(as_text=True)

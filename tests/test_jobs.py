@@ -1,6 +1,6 @@
 """Periodic jobs (kb.jobs): a trial's demo data gets its notifications without cron, each job runs under a
-lease in the database (two real worker processes on SQLite and PostgreSQL, held and expired leases), failures are recorded and the
-loop goes on, weekly and at-start slots, and the `kb run`, `kb worker` and `kb jobs` commands."""
+lease in the database (two real worker processes on SQLite and PostgreSQL, held and expired leases), failures
+are recorded and the loop goes on, weekly and at-start slots, and the `kb run`, `kb worker` and `kb jobs` commands."""
 import os
 import signal
 import socket
@@ -21,7 +21,6 @@ from kb import demo, jobs
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import JobRun, Notification
-from test_postgres import pg_app  # noqa: F401  (the fixture: a database of its own on the PostgreSQL test server)
 
 KB = str(Path(sys.executable).with_name("kb"))  # the console script installed beside this Python
 

@@ -4,8 +4,6 @@
 each test gets a database of its own. Without the variable these tests skip, except under CI where they fail.
 """
 import json
-import os
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -21,30 +19,6 @@ from kb.models import Card, CardChange, Revision
 from kb.verification import policy
 
 pytestmark = pytest.mark.postgres
-SERVER_URL = os.environ.get("KB_TEST_POSTGRES_URL")
-
-
-@pytest.fixture
-def pg_app(make_app):
-    if not SERVER_URL:
-        if os.environ.get("CI"):
-            pytest.fail("KB_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
-        pytest.skip("no PostgreSQL server (set KB_TEST_POSTGRES_URL)")
-    import psycopg
-
-    name = f"kb_test_{uuid.uuid4().hex[:10]}"
-    admin_url = SERVER_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    app = make_app(DATABASE_URL=url)
-    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_match_the_models_on_postgres(pg_app):

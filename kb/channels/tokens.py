@@ -92,4 +92,5 @@ def _used(token_id, now):
 
 
 def all_tokens():
-    return db.session.scalars(select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).all()
+    return db.session.scalars(select(ApiToken).order_by(ApiToken.revoked_at.is_not(None),
+                                                        ApiToken.created_at.desc())).all()

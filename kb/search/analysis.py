@@ -68,7 +68,8 @@ def stop_words(language):
 #   a number keeping its sign ("-22", "+3") where no word or closing bracket comes before the sign, so that
 #   "10-20" stays two numbers;
 # - operators: runs of + - * / % = < > & | ^ ~ @ (and ! or : before =) such as "//", "**", "==", "+=",
-#   "->", "!=", ":=", never from the middle of a run nor after ":" (the "//" of "https://"). Hyphens alone are dashes, not operators
+#   "->", "!=", ":=", never from the middle of a run nor after ":" (the "//" of "https://"). Hyphens alone are
+#   dashes, not operators
 #   ("e-mail", "a - b", "--"), and a sign before a digit ends a run ("2**-1" is "2", "**", "-1").
 # Ordinary punctuation (. , ? ! : ; ' " ( ) and the like) is never a term.
 # (The leading look-ahead lets the regex engine skip spaces and punctuation quickly: the pattern costs

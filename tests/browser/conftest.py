@@ -52,16 +52,18 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def live_app(tmp_path_factory):
-    """An app like tests/conftest.py's `app` (migrated SQLite in a tmp instance folder), with the demo data."""
+def live_app(tmp_path_factory, database_url_for_module):
+    """An app like tests/conftest.py's `app` (migrated, in a tmp instance folder, on the suite's database
+    backend), with the demo data."""
     from flask_migrate import upgrade
 
     from kb import create_app, demo
     from kb.extensions import db
 
+    url = database_url_for_module()
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE": False,
-         "REMEMBER_COOKIE_SECURE": False},
+         "REMEMBER_COOKIE_SECURE": False, **({"DATABASE_URL": url} if url else {})},
         instance_path=tmp_path_factory.mktemp("browser") / "instance",
     )
     with app.app_context():
