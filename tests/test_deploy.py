@@ -20,6 +20,24 @@ SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_COOKIE_SECURE
 
 
 @pytest.fixture
+def sqlite_app(app):
+    """The `app` fixture's, when the suite runs on SQLite (these tests are about the SQLite file)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("about the SQLite file")
+    return app
+
+
+@pytest.fixture
+def same_database(app, make_app):
+    """Another app (other settings) on the `app` fixture's database and index, on either backend."""
+    def make(name, **config):
+        return make_app(name, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], INDEX_DIR=app.config["INDEX_DIR"],
+                        **config)
+
+    return make
+
+
+@pytest.fixture
 def fresh_app(tmp_path):
     """An app on an instance folder that has no database yet (nothing has run `kb init`)."""
     made = []
@@ -42,40 +60,34 @@ def test_health_is_ok_on_a_writable_database(client):
     assert response.status_code == 200 and response.get_json()["database"] == "ok"
 
 
-def test_health_reports_a_read_only_database(app, make_app):
-    path = Path(app.instance_path) / "kb.sqlite"
-    read_only = make_app("instance", DATABASE_URL=f"sqlite:///file:{path}?mode=ro&uri=true")
+def test_health_reports_a_read_only_database(sqlite_app, make_app):
+    path = Path(sqlite_app.instance_path) / "kb.sqlite"
+    read_only = make_app("read-only", DATABASE_URL=f"sqlite:///file:{path}?mode=ro&uri=true")
     response = read_only.test_client().get("/api/v1/health")
     assert response.status_code == 503
     assert response.get_json()["database"] == "read-only" and response.get_json()["status"] == "error"
 
 
 @pytest.mark.postgres
-def test_health_reports_a_read_only_postgresql_database(make_app):
+def test_health_reports_a_read_only_postgresql_database(pg_app, make_app):
     """A standby or a database set read-only (the same refusal to writes) is not healthy."""
-    server = os.environ.get("KB_TEST_POSTGRES_URL")
-    if not server:
-        if os.environ.get("CI"):
-            pytest.fail("KB_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
-        pytest.skip("no PostgreSQL server (set KB_TEST_POSTGRES_URL)")
-    import uuid
-
     import psycopg
+    from sqlalchemy.engine import make_url
 
-    name, admin_url = f"kb_test_{uuid.uuid4().hex[:10]}", server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    assert make_app("pg", DATABASE_URL=url).test_client().get("/api/v1/health").status_code == 200
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    response = make_app("pg-read-only", DATABASE_URL=url).test_client().get("/api/v1/health")
+    url = make_url(pg_app.config["SQLALCHEMY_DATABASE_URI"])
+    assert pg_app.test_client().get("/api/v1/health").status_code == 200
+    server = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
+    read_only = make_app("pg-read-only", DATABASE_URL=url.render_as_string(hide_password=False))
+    response = read_only.test_client().get("/api/v1/health")
     assert response.status_code == 503 and response.get_json()["database"] == "read-only"
 
 
 # -- Never a new empty database behind the operator's back ------------------------------------------------
 
-def test_a_database_deleted_while_serving_gets_a_503_not_a_new_empty_file(app, client, auth, make_user):
+def test_a_database_deleted_while_serving_gets_a_503_not_a_new_empty_file(sqlite_app, client, auth, make_user):
+    app = sqlite_app
     user = make_user("agent", email="agent@example.com")
     assert auth.login(user.email).status_code == 302
     path = Path(app.instance_path) / "kb.sqlite"
@@ -133,8 +145,8 @@ def faq_json_ld(client, card):
     return json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
 
 
-def test_behind_a_trusted_proxy_urls_name_the_public_host(make_app, public_card):
-    proxied = make_app("instance", PROXY_FIX_X_FOR=1, PROXY_FIX_X_PROTO=1, PROXY_FIX_X_HOST=1)
+def test_behind_a_trusted_proxy_urls_name_the_public_host(same_database, public_card):
+    proxied = same_database("proxied", PROXY_FIX_X_FOR=1, PROXY_FIX_X_PROTO=1, PROXY_FIX_X_HOST=1)
     data = faq_json_ld(proxied.test_client(), public_card)
     assert data["mainEntity"][0]["url"].startswith(f"https://help.example.com/faq/cards/{public_card.id}")
 
@@ -145,14 +157,14 @@ def test_without_the_setting_forwarded_headers_are_ignored(app, public_card):
 
 
 def test_behind_a_trusted_proxy_each_caller_has_its_own_rate_limit(make_app):
-    proxied = make_app("instance", PROXY_FIX_X_FOR=1, API_RATE_LIMIT="1 per minute").test_client()
+    proxied = make_app("proxied", PROXY_FIX_X_FOR=1, API_RATE_LIMIT="1 per minute").test_client()
     assert proxied.get("/api/v1/health", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 200
     assert proxied.get("/api/v1/health", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 200
     assert proxied.get("/api/v1/health", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 429
 
 
 def test_without_the_setting_a_forged_address_does_not_escape_the_rate_limit(make_app):
-    direct = make_app("instance", API_RATE_LIMIT="1 per minute").test_client()
+    direct = make_app("direct", API_RATE_LIMIT="1 per minute").test_client()
     assert direct.get("/api/v1/health", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 200
     assert direct.get("/api/v1/health", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 429
 
@@ -168,9 +180,9 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def test_json_logs_carry_the_request_and_its_id(make_app, make_user, auth_for, capsys):
+def test_json_logs_carry_the_request_and_its_id(same_database, make_user, auth_for, capsys):
     user = make_user("agent", email="agent@example.com")
-    app = make_app("instance", LOG_FORMAT="json", PROXY_FIX_X_FOR=1)
+    app = same_database("json-logs", LOG_FORMAT="json", PROXY_FIX_X_FOR=1)
 
     @app.get("/boom")
     def boom():
@@ -197,7 +209,7 @@ def test_json_logs_carry_the_request_and_its_id(make_app, make_user, auth_for, c
 
 
 def test_a_caller_request_id_that_could_break_a_log_line_is_replaced(make_app):
-    client = make_app("instance").test_client()
+    client = make_app("ids").test_client()
     response = client.get("/login", headers={"X-Request-ID": "bad id\twith spaces"})
     assert response.headers["X-Request-ID"] != "bad id\twith spaces" and len(response.headers["X-Request-ID"]) == 32
 
@@ -268,11 +280,12 @@ def test_gunicorn_serves_kb_with_its_config_and_json_logs(make_app, tmp_path):
     import time
     import urllib.request
 
-    app = make_app("instance")  # `kb init` done: the database exists
+    app = make_app("served")  # `kb init` done: the database exists (SQLite, or PostgreSQL for the suite)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "KB_INSTANCE_PATH": app.instance_path, "KB_SECRET_KEY": "s", "KB_LOG_FORMAT": "json",
+           "KB_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "KB_GUNICORN_WORKERS": "1", "KB_GUNICORN_THREADS": "2", "KB_JOBS_ENABLED": "false"}
     log = open(tmp_path / "gunicorn.log", "w+")
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--bind",
