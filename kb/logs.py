@@ -53,9 +53,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """For people: the request id in brackets, `-` outside a request."""
+
+    def format(self, record):
+        if record.request_id is None:
+            record.request_id = "-"
+        return super().format(record)
+
+
 def handler_for(fmt, stream=None):
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     handler.addFilter(RequestFields())
     handler._kb = True
     return handler
@@ -69,7 +78,7 @@ def configure(fmt, level, logger_names=("kb",)):
     fmt = str(fmt).lower()
     if fmt not in FORMATS:
         raise ConfigError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}.")
-    level_name = str(level).upper()
+    level_name = logging.getLevelName(level) if isinstance(level, int) else str(level).upper()
     if not isinstance(logging.getLevelName(level_name), int):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}.")
     for name in logger_names:
