@@ -17,6 +17,17 @@ run: setup instance/config.py
 	@echo ""
 	KB_EXTERNAL_URL='$(KB_EXTERNAL_URL)' $(BIN)/kb run --host $(HOST) --port $(PORT)
 
+# Production-style serving: gunicorn with gunicorn.conf.py (workers, threads, timeouts; KB_GUNICORN_* overrides).
+# The web workers do not run the periodic jobs: run `.venv/bin/kb worker` beside it (see the README, Deploying).
+.PHONY: serve
+serve: setup instance/config.py
+	@test -x $(BIN)/gunicorn || $(BIN)/python -m pip install --quiet -e '.[prod]'
+	$(BIN)/kb init
+	@echo ""
+	@echo "  kb is served by gunicorn at http://$(HOST):$(PORT)/  (Ctrl+C to stop); run \`$(BIN)/kb worker\` for its jobs"
+	@echo ""
+	KB_EXTERNAL_URL='$(KB_EXTERNAL_URL)' $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
 # Style, then the whole suite on SQLite; and, when a PostgreSQL server is given (KB_TEST_POSTGRES_URL, as
 # `.ci/run` does), the whole suite again on PostgreSQL. TEST_WORKERS=1 runs in one process.
 TEST_WORKERS ?= auto

@@ -3,6 +3,13 @@ import os
 
 from flask import Flask
 
+# A wheel carries the top-level templates/ and static/ inside the package (setup.py copies them at build
+# time); a source checkout, editable install included, serves the top-level folders themselves.
+_HERE = os.path.dirname(__file__)
+_PACKAGED = os.path.isdir(os.path.join(_HERE, "templates"))
+TEMPLATE_FOLDER = "templates" if _PACKAGED else "../templates"
+STATIC_FOLDER = "static" if _PACKAGED else "../static"
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; raised at start-up so it is never silent."""
@@ -20,8 +27,8 @@ def create_app(config=None, instance_path=None):
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
-        template_folder="../templates",
-        static_folder="../static",
+        template_folder=TEMPLATE_FOLDER,
+        static_folder=STATIC_FOLDER,
     )
     app.config.from_object("kb.config")
     app.config.from_pyfile("config.py", silent=True)
@@ -30,8 +37,9 @@ def create_app(config=None, instance_path=None):
         app.config.from_mapping(config)
     os.makedirs(app.instance_path, exist_ok=True)
     _derive_settings(app)
+    _behind_proxy(app)
 
-    from kb import cli, deferred, extensions, markup, web
+    from kb import cli, deferred, extensions, logs, markup, web
     from kb.accounts import auth, sso
     from kb.accounts import views as admin_views
     from kb.cards import views as card_views
@@ -42,6 +50,7 @@ def create_app(config=None, instance_path=None):
     from kb.verification import checker  # noqa: F401  (keeps card status current at every commit)
     from kb.verification import views as verification_views
 
+    logs.init_app(app)
     extensions.init_app(app)
     deferred.init_app(app)
     markup.init_app(app)
@@ -85,3 +94,23 @@ def _derive_settings(app):
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["INDEX_DIR"] = cfg.get("INDEX_DIR") or os.path.join(app.instance_path, "search-index")
     cfg["OUTBOX_DIR"] = cfg.get("OUTBOX_DIR") or os.path.join(app.instance_path, "outbox")
+
+
+PROXY_HEADERS = ("for", "proto", "host", "prefix")
+
+
+def _behind_proxy(app):
+    """Trust `X-Forwarded-*` from this many proxies (PROXY_FIX_X_FOR, …; 0, the default, ignores the header,
+    which anyone can send). Then URLs name the public host and scheme, and each caller's address, not the
+    proxy's, is what logs and rate limits see. E-mails keep using EXTERNAL_URL."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = {}
+    for name in PROXY_HEADERS:
+        key = f"PROXY_FIX_X_{name.upper()}"
+        value = app.config.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) and not str(value).isdigit():
+            raise ConfigError(f"{key} must be a number of proxies (0 = off), not {value!r}.")
+        hops[f"x_{name}"] = int(value)
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)

@@ -37,8 +37,13 @@ def run_command(ctx, no_jobs, **options):
     """Run the development server (Flask's `run`, same options) with the periodic jobs in a background
     thread: staleness check and notifications, weekly digest, index upkeep, mail retries (`kb jobs`)."""
     from kb import jobs
+    from kb.extensions import require_database
 
     app = ctx.ensure_object(ScriptInfo).load_app()
+    try:
+        require_database(app)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
     reload = get_debug_flag() if options["reload"] is None else options["reload"]
     # Under the reloader this process only watches files; its child, which serves, runs the jobs.
     if not no_jobs and app.config["JOBS_ENABLED"] and (not reload or os.environ.get("WERKZEUG_RUN_MAIN")):
@@ -513,7 +518,12 @@ def worker_command(once):
     from flask import current_app
 
     from kb import jobs
+    from kb.extensions import require_database
 
+    try:
+        require_database(current_app)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
     scheduler = jobs.Scheduler(current_app._get_current_object(), on_outcome=_echo_outcome)
     if once:
         outcomes = scheduler.run_due()

@@ -1,6 +1,18 @@
 """Default settings. Override in `instance/config.py` or with `KB_<NAME>` environment variables."""
 from datetime import timedelta
 
+# Behind a reverse proxy: how many proxies in front set each X-Forwarded-* header (For, Proto, Host, Prefix).
+# 0 ignores it (the default: anyone can send these headers). Typical nginx in front: 1, 1, 1, 0.
+PROXY_FIX_X_FOR = 0
+PROXY_FIX_X_PROTO = 0
+PROXY_FIX_X_HOST = 0
+PROXY_FIX_X_PREFIX = 0
+
+# Logs on stderr: "text" for people, "json" (one object a line) for collectors; and the level. Every line
+# carries the request id (X-Request-ID, echoed in the response), and each request ends with a `request` line.
+LOG_FORMAT = "text"
+LOG_LEVEL = "INFO"
+
 # Required in production: a long random string. `make run` writes one into instance/config.py.
 SECRET_KEY = None
 # SQLAlchemy URL; default is SQLite at instance/kb.sqlite. PostgreSQL: postgresql://user:pw@host/db
@@ -96,7 +108,8 @@ CHANNEL_GRACE_DAYS = 14
 # Channels that stop serving a card as soon as an agent flags it ("chatbot", "faq").
 CHANNEL_WITHHOLD_FLAGGED = ("chatbot",)
 # Requests per API caller (token, else signed-in user, else address), Flask-Limiter syntax. Counted per
-# worker process unless RATELIMIT_STORAGE_URI points at a shared store (e.g. "redis://…").
+# worker process unless RATELIMIT_STORAGE_URI (read by Flask-Limiter) points at a store all workers and
+# hosts share, e.g. "redis://redis.internal:6379" (needs the `redis` package) or "memcached://host:11211".
 API_RATE_LIMIT = "600 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True

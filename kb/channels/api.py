@@ -208,15 +208,29 @@ def card_json(served, score=None, external=True, html=None):
 
 @bp.get("/health")
 def health():
-    """No authentication: is the database reachable, is the index, and how far behind is it."""
+    """No authentication: can the database take writes, is the index reachable, and how far behind is it.
+
+    Reachable is not enough: sign-in, card pages and search all write (view counts, search log), so a
+    read-only database is down for users. The probe is a write that touches no row, rolled back:
+    `DELETE FROM alembic_version WHERE 1=0` needs the write lock on SQLite (refused on a read-only file,
+    `mode=ro` or `query_only`) and is refused by PostgreSQL in a read-only transaction or on a standby.
+    """
     body, status = {"status": "ok"}, 200
     try:
         db.session.execute(text("SELECT 1"))
-        body["database"] = "ok"
     except Exception as error:  # noqa: BLE001  (reported, not raised: this is the health check)
         db.session.rollback()
         body.update(status="error", database=f"unreachable: {type(error).__name__}")
         return jsonify(body), 503
+    try:
+        db.session.execute(text("DELETE FROM alembic_version WHERE 1=0"))
+        body["database"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        read_only = "read-only" in str(error).replace("readonly", "read-only")
+        body.update(status="error", database="read-only" if read_only else f"not writable: {type(error).__name__}")
+        return jsonify(body), 503
+    finally:
+        db.session.rollback()
     try:
         st = search_index.status()
         body["index"] = {"status": st["state"], "documents": st["documents"], "lag": st["lag"]}
