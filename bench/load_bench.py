@@ -195,6 +195,21 @@ def wait_ready(base, proc, timeout=120):
     raise SystemExit(f"/login did not answer within {timeout} s")
 
 
+def cpu_seconds(pgid):
+    """CPU time (user + system) used so far by the processes of a process group: gunicorn's master and workers."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def stop_gunicorn(proc):
     if proc is None or proc.poll() is not None:
         return
@@ -426,7 +441,7 @@ def client_process(base, people, texts, live_ids, start_at, end, seed, out):
         t.join(timeout=max(1.0, end - time.time() + 90))
     for t in list(pollers):
         t.join(timeout=POLL_GIVE_UP + 5)
-    out.put({"records": records, "errors": errors, "edits": edits})
+    out.put({"records": records, "errors": errors, "edits": edits, "cpu": time.process_time()})
 
 
 # -- Consistency ------------------------------------------------------------------------------------
@@ -618,6 +633,14 @@ def main():
         wait_ready(base, proc)
         print(f"serving: {shown_cmd} (ready)", flush=True)
 
+        baseline = Client(base, "agent", setup["people"][0][1], random.Random(2), [], [])
+        if baseline.login():  # one person alone first: what a request costs on this machine without the load
+            for prefix in typing([(t, None) for t in texts[:10]], 40):
+                baseline.call("suggest", "GET", "/api/v1/search", params={"q": prefix, "limit": 8, "prefix": 1})
+            p = pct([ms for kind, _, ms, _ in baseline.records if kind == "suggest"])
+            print(f"one agent alone, {len(baseline.records) - 2} suggest requests in a row (workers warming up): "
+                  f"p50 {p[0]:.1f} ms, p95 {p[1]:.1f} ms; errors {len(baseline.errors)}", flush=True)
+
         people = setup["people"]
         rnd = random.Random(1)
         rnd.shuffle(people)
@@ -633,7 +656,9 @@ def main():
             children.append(child)
         print(f"load: {args.agents} agents and {args.experts} experts in {len(groups)} client processes for "
               f"{args.seconds:.0f} s …", flush=True)
+        server_cpu = cpu_seconds(proc.pid)
         results = [queue.get(timeout=args.seconds + 180) for _ in children]
+        server_cpu = cpu_seconds(proc.pid) - server_cpu
         for child in children:
             child.join(timeout=10)
         records = [r for res in results for r in res["records"]]
@@ -641,7 +666,10 @@ def main():
         edits = [e for res in results for e in res["edits"]]
         load_seconds = args.seconds
         report(records, errors, edits, load_seconds)
-        print(f"load average at the end of the load: {os.getloadavg()[0]:.1f}")
+        print(f"CPU used during the load: gunicorn {server_cpu:.1f} s, the bench's clients "
+              f"{sum(res['cpu'] for res in results):.1f} s, of {os.cpu_count() * load_seconds:.0f} core-seconds "
+              f"(the rest went to the database and other processes); load average at the end "
+              f"{os.getloadavg()[0]:.1f}")
 
         stop_gunicorn(proc)
         count, lines, total = notable_log_lines(log_path)
