@@ -133,3 +133,30 @@ def test_a_transaction_committing_late_is_not_skipped_by_the_index(pg_app):
         query._cache.clear()
         assert [h.id for h in query.search("pelican").hits] == [slow_card.id]
         assert si.status()["lag"] == 0
+
+
+def test_a_team_verifying_more_cards_than_postgres_takes_parameters_can_gain_a_member(pg_app):
+    """Adding someone to a team re-checks every card the team verifies: 66,000 ids would be one IN list
+    beyond PostgreSQL's 65,535 parameters (the load bench's 100,000-card set failed there)."""
+    from sqlalchemy import insert
+
+    from kb.models import CardState
+
+    with pg_app.app_context():
+        team = accounts.create_team(name="Everything")
+        owner = accounts.create_user(email="owner@example.com", name="Owner", role="expert",
+                                     password="long-enough-1", teams=[team])
+        coll = operations.create_collection(name="All of it", team=team)
+        db.session.commit()
+        now = utcnow()
+        rows = [{"external_id": f"bulk-{i}", "link_key": f"bulk-{i}", "collection_id": coll.id, "owner_id": owner.id,
+                 "verifier_team_id": team.id, "interval_days": 90, "is_public": False, "is_archived": False,
+                 "title": f"Card {i}", "answer": "An answer.", "internal_notes": "", "revision_number": 1,
+                 "created_at": now, "updated_at": now} for i in range(66_000)]
+        for start in range(0, len(rows), 10_000):
+            db.session.execute(insert(Card.__table__), rows[start:start + 10_000])
+        db.session.commit()
+        newcomer = accounts.create_user(email="new@example.com", name="New", role="expert", password="long-enough-1")
+        accounts.set_membership(team, newcomer, actor=None)
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(CardState)) >= 66_000

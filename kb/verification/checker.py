@@ -228,7 +228,10 @@ def refresh_touched(session):
         card_ids |= set(session.scalars(select(Card.id).where(
             Card.owner_id.in_(user_ids) | Card.verifier_team_id.in_(team_ids))))
     if card_ids:  # cards linking to a touched card may now show "a linked card changed"
-        card_ids |= set(session.scalars(select(CardLink.card_id).where(CardLink.target_id.in_(card_ids))))
+        ids = sorted(card_ids)
+        for start in range(0, len(ids), 5000):  # bounded IN lists (PostgreSQL takes 65,535 parameters)
+            card_ids |= set(session.scalars(select(CardLink.card_id).where(
+                CardLink.target_id.in_(ids[start:start + 5000]))))
         now = utcnow()
         store(evaluate(now, card_ids), now)
 

@@ -47,13 +47,19 @@ CARD_COLUMNS = (Card.id, Card.title, Card.collection_id, Card.owner_id, Card.ver
                 Card.revision_number, Card.verified_revision_number, Card.verified_at, Card.is_archived)
 
 
+MANY_IDS = 5000
+
+
 def all_facts(now, card_ids=None):
     """((id, title, collection id, owner id, team id), Facts) for every card, or for the given ids,
     from five queries."""
     flag_query = select(Flag.card_id, func.count()).where(Flag.state == "open").group_by(Flag.card_id)
     link_query = _changed_links_query(now).order_by(CardLink.card_id, CardLink.target_id)
     card_query = select(*CARD_COLUMNS).order_by(Card.id)
-    if card_ids is not None:
+    # Many ids (a team of 100,000 cards): read them all and keep those, rather than bind more parameters
+    # than PostgreSQL takes (65,535) in one IN list.
+    wanted = set(card_ids) if card_ids is not None and len(card_ids) > MANY_IDS else None
+    if card_ids is not None and wanted is None:
         ids = sorted(card_ids)
         flag_query = flag_query.where(Flag.card_id.in_(ids))
         link_query = link_query.where(CardLink.card_id.in_(ids))
@@ -67,6 +73,8 @@ def all_facts(now, card_ids=None):
     # Plain tuples: attribute access on 100,000 result rows costs more than the rest of the check.
     for card_id, title, collection_id, owner_id, team_id, interval, revision, verified_revision, verified_at, \
             archived in db.session.execute(card_query):
+        if wanted is not None and card_id not in wanted:
+            continue
         yield (card_id, title, collection_id, owner_id, team_id), Facts(
             interval, revision, verified_revision, verified_at, archived, flags.get(card_id, 0),
             tuple(changed.get(card_id, ())), owner_id not in inactive_owners, team_id in verifying_teams)
