@@ -129,9 +129,9 @@ class Gate:
         for conn in self.conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
             except OSError:
                 pass
+            conn.close()
         self.conns = []
 
 
