@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from kb import dates
+from kb import dates, hygiene
 from kb.accounts import permissions
 from kb.ids import DatabaseInt
 from kb.verification.notify import link_of, unread_count
@@ -77,6 +77,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app):
     app.url_map.converters["int"] = DatabaseInt
+    hygiene.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(set_security_headers)
