@@ -1,65 +1,42 @@
 """Hostile request input refused before any view or query runs: control characters (see `kb.text`) in the
-path, the query string, form fields and JSON bodies, and JSON nested beyond any real request's depth.
+query string, form fields and JSON bodies, and JSON nested beyond any real request's depth, with a 400; in the
+URL path, a 404 (nothing is named so).
 
 One hook for every route, so no backend ever sees a NUL: PostgreSQL would fail on it with a 500 where SQLite
 stores it silently. File uploads are left to their own parsers (cohort CSV, synonyms), which report by line.
 """
 from flask import abort, request
 
-from kb.text import control_problem
-
-MAX_JSON_DEPTH = 32  # kb's API bodies are two levels deep; far past that is an attack on the parser
+from kb.text import MAX_DEPTH, value_problem
 
 
-class Refused(Exception):
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field, self.message = field, message
-
-
-def _check(field, value, depth=0):
-    if depth > MAX_JSON_DEPTH:
-        raise Refused(field, f"is nested more than {MAX_JSON_DEPTH} levels deep")
-    if isinstance(value, str):
-        problem = control_problem(value)
-        if problem:
-            raise Refused(field, problem)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check(field, key, depth + 1)
-            _check(f"{field}.{key}" if field else str(key), item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check(field, item, depth + 1)
-
-
-def _check_request():
-    _check("path", request.path)
+def problem_of_request():
+    """(field, reason) for the first refused value of this request, or None."""
+    found = None
     for source in (request.args, request.form):
         for key, values in source.lists():
-            _check(key, key)
-            for value in values:
-                _check(key, value)
-    if request.is_json:
+            found = found or value_problem(key, key) or value_problem(values, key)
+    if not found and request.is_json:
         try:
-            body = request.get_json(silent=True)
-        except RecursionError:  # the JSON decoder's own recursion, before any depth of ours is seen
-            raise Refused("body", f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
-        _check("", body)
+            found = value_problem(request.get_json(silent=True))
+        except RecursionError:  # the JSON decoder's own recursion, before our depth bound is reached
+            found = ("body", f"is nested more than {MAX_DEPTH} levels deep")
+    return found
 
 
 def refuse_hostile_input():
     """`before_request`: a 400 naming the field, in the API's JSON error format under /api/."""
-    try:
-        _check_request()
-    except Refused as refused:
-        field = refused.field or "body"
-        if request.path.startswith("/api/"):
-            from kb.channels.api import error_response
+    if value_problem(request.path):
+        abort(404)  # no card, link or page has such a name, and PostgreSQL could not even look it up
+    found = problem_of_request()
+    if found is None:
+        return None
+    field, reason = found[0] or "body", found[1]
+    if request.path.startswith("/api/"):
+        from kb.channels.api import error_response
 
-            return error_response(400, "invalid_parameter", f"{field} {refused.message}", field=field)
-        abort(400, description=f"What you sent cannot be saved: the field “{field}” {refused.message}.")
-    return None
+        return error_response(400, "invalid_parameter", f"{field} {reason}", field=field)
+    abort(400, description=f"What you sent cannot be saved: the field “{field}” {reason}.")
 
 
 def init_app(app):

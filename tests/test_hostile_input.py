@@ -3,12 +3,13 @@
 Tests run on SQLite, which would store a NUL silently (PostgreSQL refuses it with a 500): so each test
 asserts the 400 and that nothing changed. tests/test_postgres.py posts the same on PostgreSQL.
 """
+import json
 
 import pytest
 from sqlalchemy import func, select
 
 from kb.extensions import db
-from kb.models import Card, Flag, Revision, SearchEvent, User
+from kb.models import Card, Flag, Revision, SearchEvent, SynonymSet, User
 
 
 def count(app, model):
@@ -30,7 +31,7 @@ def test_a_search_with_a_control_character_is_a_400_and_logs_nothing(app, world,
     before = count(app, SearchEvent)
     page = client.get("/search", query_string={"q": q})
     assert page.status_code == 400
-    assert "control character" in page.get_data(as_text=True)
+    assert "(a control character)" in page.get_data(as_text=True)
     assert count(app, SearchEvent) == before
 
 
@@ -84,7 +85,7 @@ def test_the_api_refuses_nul_in_json_and_query_with_its_own_error_format(app, wo
     search = client.get("/api/v1/search", query_string={"q": "refund\x00"}, headers=api_token)
     assert search.status_code == 400 and search.get_json()["error"] == {
         "code": "invalid_parameter", "field": "q",
-        "message": "q contains a control character (U+0000, position 7); remove it and try again"}
+        "message": "q contains U+0000 (a control character) at character 7"}
     assert count(app, Flag) == 0 and count(app, SearchEvent) == 0
 
 
@@ -97,5 +98,90 @@ def test_deeply_nested_json_is_a_400_not_a_recursion_error(app, world, client, a
     assert count(app, Flag) == 0
 
 
-def test_nul_in_a_url_path_is_a_400(client, world):
-    assert client.get("/cards/by-key/abc%00def").status_code == 400
+def test_nul_in_a_url_path_is_a_404_before_any_lookup(client, auth, world):
+    auth.login("agent@example.com")
+    assert client.get("/cards/by-key/abc%00def").status_code == 404
+    assert client.get("/set-password/%00").status_code == 404
+
+
+# -- 4 and 5. The CLI: one-line errors, byte order marks welcome -------------------------------------
+
+def one_line_error(result):
+    """The command failed as a command should: exit 1, a last line "Error: …", no traceback."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), result.exception  # an uncaught exception is a traceback
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def card_line(**fields):
+    return json.dumps({"title": "Can I return a gift?", "answer": "Within 30 days.", "collection": "Returns",
+                       "owner_email": "bianca@example.com", "verifier_team": "Billing experts", **fields},
+                      ensure_ascii=False)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ((card_line() + "\n").encode("latin-1") + card_line(title="Café?").encode("latin-1"), "cards.jsonl:2: the file is "
+                                                                                          "not UTF-8"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    (("[" * 100_000 + "]" * 100_000).encode(), "nested more than"),
+    (card_line(tags=["x"]).replace('["x"]', "[" * 40 + "]" * 40).encode(), "nested more than"),
+    (card_line(answer="Within\x00 30 days.").encode(), "contains U+0000 (a control character)"),
+])
+def test_kb_import_of_a_broken_file_is_one_line_and_imports_nothing(app, world, runner, tmp_path, content, reason):
+    path = tmp_path / "cards.jsonl"
+    path.write_bytes(content)
+    before = count(app, Card)
+    result = runner.invoke(args=["import", str(path)])
+    assert reason in one_line_error(result) or reason in result.output
+    assert count(app, Card) == before
+
+
+def test_kb_import_of_a_missing_file_is_one_line(runner, tmp_path):
+    assert "cannot read" in one_line_error(runner.invoke(args=["import", str(tmp_path / "nowhere.jsonl")]))
+
+
+def test_kb_import_accepts_a_byte_order_mark(app, world, runner, tmp_path):
+    path = tmp_path / "cards.jsonl"
+    path.write_text(card_line() + "\n" + card_line(title="Can I return a sale item?") + "\n", encoding="utf-8-sig")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "2 created" in result.output
+
+
+def test_kb_tokens_revoke_of_an_oversized_id_is_one_line(runner):
+    assert "there is no token 99999999999999999999" in one_line_error(
+        runner.invoke(args=["tokens", "revoke", "99999999999999999999"]))
+
+
+def test_kb_synonyms_import_of_a_non_utf8_file_is_one_line_and_keeps_the_sets(app, runner, tmp_path):
+    (tmp_path / "ok.txt").write_text("cancel, void\n", encoding="utf-8")
+    assert runner.invoke(args=["synonyms", "import", str(tmp_path / "ok.txt")]).exit_code == 0
+    (tmp_path / "bad.txt").write_bytes("refund, rembourser\nd\xe9lai, wait\n".encode("latin-1"))
+    assert "bad.txt:2: the file is not UTF-8" in one_line_error(
+        runner.invoke(args=["synonyms", "import", str(tmp_path / "bad.txt")]))
+    assert count(app, SynonymSet) == 1
+
+
+def test_kb_synonyms_import_refuses_control_characters_by_line(app, runner, tmp_path):
+    (tmp_path / "bad.txt").write_text("refund, money back\ncancel,\x0bvoid\n", encoding="utf-8")
+    result = runner.invoke(args=["synonyms", "import", str(tmp_path / "bad.txt")])
+    assert result.exit_code == 1 and "line 2: contains U+000B (a control character) at character 8" in result.output
+    assert count(app, SynonymSet) == 0
+
+
+def test_kb_synonyms_import_keeps_the_first_set_of_a_file_with_a_byte_order_mark(app, runner, tmp_path):
+    (tmp_path / "sets.txt").write_text("cancel, void order\nrefund, money back\n", encoding="utf-8-sig")
+    assert runner.invoke(args=["synonyms", "import", str(tmp_path / "sets.txt")]).exit_code == 0
+    listed = runner.invoke(args=["synonyms", "list"]).output.splitlines()
+    assert listed == ["cancel, void order", "refund, money back"]
+
+
+def test_kb_users_import_of_a_non_utf8_file_is_one_line_and_creates_nobody(app, world, runner, tmp_path):
+    (tmp_path / "c.csv").write_bytes("email,name\njose@example.com,Jos\xe9\n".encode("latin-1"))
+    before = count(app, User)
+    assert "nothing was imported" in one_line_error(
+        runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"]))
+    assert count(app, User) == before
