@@ -185,3 +185,79 @@ def test_kb_users_import_of_a_non_utf8_file_is_one_line_and_creates_nobody(app, 
     assert "nothing was imported" in one_line_error(
         runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"]))
     assert count(app, User) == before
+
+
+# -- 2. Bidirectional controls stripped from titles, names and e-mail subjects -----------------------
+
+BIDI = "\u202eexe.txt\u202c \u2066Refunds\u2069\u200f\u061c"
+
+
+def test_bidirectional_controls_are_stripped_from_card_titles(app, world, auth):
+    auth.login("bianca@example.com")
+    card_id = world["billing_card"].id
+    assert auth.post(f"/cards/{card_id}/edit", data=edit_form(world, title=BIDI)).status_code == 302
+    with app.app_context():
+        assert db.session.get(Card, card_id).title == "exe.txt Refunds"
+
+
+def test_bidirectional_controls_are_stripped_from_collection_team_and_user_names(
+        app, make_team, make_user, make_collection):
+    team = make_team(name="Billing\u202e experts")
+    assert team.name == "Billing experts"
+    assert make_collection(team, name="\u202ePayments").name == "Payments"
+    assert make_user(name="Mia\u200f Rossi\u202e").name == "Mia Rossi"
+
+
+def test_bidirectional_controls_never_reach_an_e_mail_subject(app, world):
+    from kb.verification.notify import message_for
+
+    with app.app_context():
+        user = db.session.get(User, world["expert"].id)
+        assert message_for(user, "Edited: \u202etxt.exe", "A card changed.")["Subject"] == "Edited: txt.exe"
+
+
+# -- 3. Look-alike e-mail addresses refused at creation -----------------------------------------------
+
+CYRILLIC_JOSE = "j\u043esé@example.com"  # a Cyrillic "о" in a Latin name
+
+
+def test_the_admin_page_refuses_a_look_alike_address_with_the_reason(app, world, auth, make_user):
+    make_user(email="josé@example.com")
+    auth.login("admin@example.com")
+    before = count(app, User)
+    page = auth.post("/admin/users/new", data={"email": CYRILLIC_JOSE, "name": "José", "role": "agent",
+                                               "password": "long-enough-1"})
+    assert page.status_code == 400
+    assert "Mixes Latin and Cyrillic letters (о U+043E): type it again in one script" in page.get_data(as_text=True)
+    assert count(app, User) == before
+
+
+def test_kb_create_user_refuses_a_look_alike_address_in_one_line(app, runner):
+    result = runner.invoke(args=["create-user", "--email", "\u0430dmin@example.com", "--name", "Admin",
+                                 "--password", "long-enough-1"])
+    assert "mixes Latin and Cyrillic letters (а U+0430)" in one_line_error(result)
+    assert count(app, User) == 0
+
+
+def test_a_cohort_with_a_look_alike_address_imports_nobody(app, world, runner, tmp_path):
+    (tmp_path / "c.csv").write_text(f"email,name\nmia@example.com,Mia\n{CYRILLIC_JOSE},José\n", encoding="utf-8")
+    before = count(app, User)
+    result = runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"])
+    assert "line 3" in one_line_error(result)
+    assert count(app, User) == before
+
+
+@pytest.mark.parametrize("email", ["ivan@пример.рф", "иван@пример.рф", "josé@example.com", "σοφία@example.gr",
+                                   "jose.o'neil+q4@mail.example.co.uk"])
+def test_addresses_in_one_script_per_label_are_welcome(app, make_user, email):
+    assert make_user(email=email).email == email
+
+
+def test_look_alikes_that_normalise_are_one_account(app, make_user):
+    from kb.accounts import operations
+
+    make_user(email="josé@example.com")  # composed é
+    with app.app_context():
+        for twin in ("jose\u0301@example.com", "ｊｏｓé@example.com", "jo\u200bsé@EXAMPLE.com"):
+            with pytest.raises(operations.InvalidAccount, match="already in use"):
+                operations.create_user(email=twin, name="Twin", role="agent", password="long-enough-1")
