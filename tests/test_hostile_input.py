@@ -261,3 +261,29 @@ def test_look_alikes_that_normalise_are_one_account(app, make_user):
         for twin in ("jose\u0301@example.com", "ｊｏｓé@example.com", "jo\u200bsé@EXAMPLE.com"):
             with pytest.raises(operations.InvalidAccount, match="already in use"):
                 operations.create_user(email=twin, name="Twin", role="agent", password="long-enough-1")
+
+
+def test_a_look_alike_account_made_before_the_rule_can_still_be_deactivated(app, world, auth):
+    with app.app_context():
+        legacy = User(email="\u0430dmin@example.com", name="Look-alike", role="agent")
+        legacy.set_password("long-enough-1")
+        db.session.add(legacy)
+        db.session.commit()
+        legacy_id = legacy.id
+    auth.login("admin@example.com")
+    saved = auth.post(f"/admin/users/{legacy_id}", data={"email": "\u0430dmin@example.com", "name": "Look-alike",
+                                                          "role": "agent"})
+    assert saved.status_code == 302
+    with app.app_context():
+        assert db.session.get(User, legacy_id).active is False
+    renamed = auth.post(f"/admin/users/{legacy_id}", data={"email": "\u0430dmin2@example.com", "name": "Look-alike",
+                                                            "role": "agent"})
+    assert renamed.status_code == 400  # a new look-alike address is refused
+
+
+def test_a_cohort_line_with_a_control_character_is_refused_by_number(app, world, runner, tmp_path):
+    (tmp_path / "c.csv").write_text("email,name\nmia@example.com,Mia\nleo@example.com,Le\x00o\n", encoding="utf-8")
+    before = count(app, User)
+    result = runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"])
+    assert "line 3" in one_line_error(result) and "control characters" in result.output
+    assert count(app, User) == before
