@@ -287,3 +287,10 @@ def test_a_cohort_line_with_a_control_character_is_refused_by_number(app, world,
     result = runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"])
     assert "line 3" in one_line_error(result) and "control characters" in result.output
     assert count(app, User) == before
+
+
+def test_a_sign_in_with_nul_is_a_400_and_signs_nobody_in(client, auth, world):
+    page = client.post("/login?next=/%00", data={"email": "agent@example.com", "password": "x\x00",
+                                                 "csrf_token": auth.csrf_token()})
+    assert page.status_code == 400 and "(a control character)" in page.get_data(as_text=True)
+    assert client.get("/search?q=refund").status_code in (302, 401)
