@@ -36,7 +36,8 @@ def refuse_hostile_input():
         from kb.channels.api import error_response
 
         return error_response(400, "invalid_parameter", f"{field} {reason}", field=field)
-    abort(400, description=f"What you sent cannot be saved: the field “{field}” {reason}.")
+    abort(400, description=f"Nothing was changed: the field “{field}” {reason}, which kb cannot store. Remove it "
+                           "(it often comes with text pasted from another program) and try again.")
 
 
 def init_app(app):
