@@ -232,6 +232,14 @@ def test_the_admin_page_refuses_a_look_alike_address_with_the_reason(app, world,
     assert count(app, User) == before
 
 
+@pytest.mark.parametrize("email", ["user@ex\u0430mple.com", "user@xn--exmple-4nf.com", "\u03bflga@example.com"])
+def test_a_look_alike_domain_or_greek_letter_is_refused(app, email):
+    from kb.accounts import operations
+
+    with app.app_context(), pytest.raises(operations.InvalidAccount, match="type it again in one script"):
+        operations.create_user(email=email, name="Look-alike", role="agent", password="long-enough-1")
+
+
 def test_kb_create_user_refuses_a_look_alike_address_in_one_line(app, runner):
     result = runner.invoke(args=["create-user", "--email", "\u0430dmin@example.com", "--name", "Admin",
                                  "--password", "long-enough-1"])

@@ -35,10 +35,20 @@ def _script(char):
     return word if word in SCRIPTS else None
 
 
+def _unicode_label(label):
+    """A domain label as its reader sees it: "xn--exmple-4nf" is "exаmple" (with a Cyrillic "а")."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label  # not valid punycode: the address fails elsewhere, or is plain ASCII
+
+
 def script_problem(address):
-    """Why an address is a likely look-alike (one label in two alphabets), or None."""
+    """Why an address is a likely look-alike (one label in two alphabets, punycode decoded), or None."""
     local, _, domain = (address or "").rpartition("@")
-    for label in [local, *domain.split(".")]:
+    for label in [local, *map(_unicode_label, domain.split("."))]:
         first = {}
         for char in label:
             script = _script(char)
