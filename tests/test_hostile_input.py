@@ -302,3 +302,9 @@ def test_a_sign_in_with_nul_is_a_400_and_signs_nobody_in(client, auth, world):
                                                  "csrf_token": auth.csrf_token()})
     assert page.status_code == 400 and "(a control character)" in page.get_data(as_text=True)
     assert client.get("/search?q=refund").status_code in (302, 401)
+
+
+def test_a_public_faq_search_with_nul_is_a_400_and_logs_nothing(app, world, client):
+    page = client.get("/faq/", query_string={"q": "a\x00b"})
+    assert page.status_code == 400 and "(a control character)" in page.get_data(as_text=True)
+    assert count(app, SearchEvent) == 0
