@@ -252,6 +252,7 @@ def test_a_cohort_with_a_look_alike_address_imports_nobody(app, world, runner, t
     before = count(app, User)
     result = runner.invoke(args=["users", "import", str(tmp_path / "c.csv"), "--team", "Billing experts"])
     assert "line 3" in one_line_error(result)
+    assert "line 3: 'jоsé@example.com' mixes Latin and Cyrillic letters (о U+043E)" in result.output
     assert count(app, User) == before
 
 
