@@ -11,6 +11,7 @@ from flask.cli import run_command as flask_run_command
 from sqlalchemy import select
 
 from kb.extensions import db
+from kb.ids import MAX_ID
 from kb.models import ROLES, Team
 from kb.search import index as search_index
 
@@ -151,8 +152,23 @@ def create_team_command(name, description):
     click.echo(f"Created team {team.name}")
 
 
+def _read_text(path):
+    """(display name, text) of a file given on the command line (- for standard input), as one-line errors:
+    a missing, unreadable, binary or non-UTF-8 file is a ClickException, never a traceback."""
+    from kb.text import NotText, decode
+
+    name = "standard input" if path == "-" else os.path.basename(path)
+    try:
+        with click.open_file(path, "rb") as fh:
+            return name, decode(fh.read())
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    except NotText as exc:
+        raise click.ClickException(f"{name}:{exc.line}: {exc.message}; nothing was imported.") from None
+
+
 @click.command("import")
-@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
 @click.option("--owner", "owner_email", help="Owner (e-mail) of cards whose line names none.")
 @click.option("--collection", help="Collection of cards whose line names none.")
@@ -165,11 +181,13 @@ def import_command(path, dry_run, owner_email, collection, verifier_team):
     from kb.cards import transfer
 
     defaults = {"owner_email": owner_email, "collection": collection, "verifier_team": verifier_team}
+    name, text = _read_text(path)
     try:
-        report = transfer.import_lines(path, dry_run=dry_run, defaults=defaults)
+        # Split at line feeds only: an exported answer may hold U+2028, which splitlines() would cut at.
+        report = transfer.import_lines(text.split("\n"), dry_run=dry_run, defaults=defaults)
     except transfer.ImportFailed as exc:
         for number, message in exc.errors:
-            click.echo(f"{path.name}:{number}: {message}", err=True)
+            click.echo(f"{name}:{number}: {message}", err=True)
         raise click.ClickException(f"{len(exc.errors)} error(s); nothing was imported.") from None
     click.echo(("Dry run, nothing written: " if dry_run else "Imported: ") + report.summary())
 
@@ -336,7 +354,7 @@ def synonyms_group():
 
 
 @synonyms_group.command("import")
-@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--merge", is_flag=True, help="Add to the existing sets instead of replacing them.")
 @with_appcontext
 def synonyms_import_command(path, merge):
@@ -344,10 +362,11 @@ def synonyms_import_command(path, merge):
     from kb.search import synonyms
     from kb.validation import Invalid
 
+    name, text = _read_text(path)
     try:
-        count = synonyms.import_sets(path.read(), None, replace=not merge)
+        count = synonyms.import_sets(text, None, replace=not merge)
     except Invalid as error:
-        _refuse(error, f"{path.name}: ")
+        _refuse(error, f"{name}: ")
     db.session.commit()
     click.echo(f"{count} synonym sets {'added' if merge else 'imported (replacing the previous ones)'}.")
 
@@ -411,10 +430,9 @@ def tokens_revoke_command(token_id):
     from kb.channels import tokens
     from kb.models import ApiToken
 
-    token = db.session.get(ApiToken, token_id)
+    token = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None  # no column holds 10**20
     if token is None:
-        click.echo(f"There is no token {token_id}.", err=True)
-        raise SystemExit(1)
+        raise click.ClickException(f"there is no token {token_id} (`kb tokens list` shows them)")
     tokens.revoke(token)
     db.session.commit()
     click.echo(f"Token {token.id} \"{token.name}\" revoked.")

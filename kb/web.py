@@ -11,7 +11,7 @@ from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from kb import dates
+from kb import dates, hygiene
 from kb.accounts import permissions
 from kb.extensions import db
 from kb.ids import DatabaseInt
@@ -136,6 +136,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app):
     app.url_map.converters["int"] = DatabaseInt
+    hygiene.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(set_security_headers)

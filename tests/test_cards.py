@@ -191,7 +191,8 @@ def test_a_new_cards_interval_audience_and_verifier_follow_its_collection_until_
                                          "verifier_team": world["logistics"].id}).status_code == 302
     with app.app_context():
         followed = db.session.scalar(select(Card).filter_by(title="Left at the defaults?"))
-        assert (followed.interval_days, followed.is_public, followed.verifier_team_id) == (7, True, world["logistics"].id)
+        assert (followed.interval_days, followed.is_public, followed.verifier_team_id) == (
+            7, True, world["logistics"].id)
         kept = db.session.scalar(select(Card).filter_by(title="Set by the author?"))
         assert (kept.interval_days, kept.verifier_team_id) == (30, world["logistics"].id)
 

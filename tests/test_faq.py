@@ -281,10 +281,11 @@ def test_did_you_mean_offers_a_word_from_the_served_answers(client, faq):
 
 
 @pytest.mark.parametrize("words", [
-    "x" * 5000, '"unbalanced quote', "title:refund AND OR NOT", "-", "*", "***", "a\x00b", "💸 remboursement",
+    "x" * 5000, '"unbalanced quote', "title:refund AND OR NOT", "-", "*", "***", "💸 remboursement",
     "(((", "refund*", "-refund", "</script>", "%s %d {0}", "   ",
 ])
 def test_odd_searches_never_fail(client, faq, words):
+    # A NUL ("a\x00b") is refused with a 400 before any query: tests/test_hostile_input.py.
     response = client.get("/faq/", query_string={"q": words})
     assert response.status_code == 200
     assert "Search" in text(response)

@@ -160,3 +160,33 @@ def test_a_team_verifying_more_cards_than_postgres_takes_parameters_can_gain_a_m
         accounts.set_membership(team, newcomer, actor=None)
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(CardState)) >= 66_000
+
+
+def test_nul_in_search_card_save_and_flag_comment_is_a_400_on_postgres(pg_app, auth_for):
+    """PostgreSQL refuses NUL in text (a 500 before the request hook); SQLite would store it silently."""
+    from kb.models import Flag, SearchEvent
+
+    password = "vivid-lantern-42-pg"
+    with pg_app.app_context():
+        team = accounts.create_team(name="Billing experts")
+        owner = accounts.create_user(email="bianca@example.com", name="Bianca", role="expert", password=password,
+                                     teams=[team])
+        coll = operations.create_collection(name="Payments & billing", team=team)
+        card = operations.create_card(collection=coll, owner=owner, verifier_team=team, author=owner,
+                                      title="How do refunds work?", answer="5 days.")
+        db.session.commit()
+        ids = {"card": card.id, "coll": coll.id, "owner": owner.id, "team": team.id}
+    client = pg_app.test_client()
+    auth = auth_for(client)
+    assert auth.login("bianca@example.com", password).status_code == 302
+    assert client.get("/search", query_string={"q": "refund\x00"}).status_code == 400
+    assert auth.post(f"/cards/{ids['card']}/edit", data={
+        "title": "How do refunds work?", "answer": "3\x00 days.", "tags": "", "interval": "90",
+        "collection": ids["coll"], "owner": ids["owner"], "verifier_team": ids["team"], "base_revision": "1",
+    }).status_code == 400
+    assert auth.post(f"/cards/{ids['card']}/flags", data={"kind": "incorrect", "comment": "old\x00"}
+                     ).status_code == 400
+    with pg_app.app_context():
+        assert db.session.get(Card, ids["card"]).answer == "5 days."
+        assert db.session.scalar(select(func.count()).select_from(Flag)) == 0
+        assert db.session.scalar(select(func.count()).select_from(SearchEvent)) == 0

@@ -169,9 +169,10 @@ def test_the_api_needs_a_session(client, kb_cards):
 
 
 @pytest.mark.parametrize("q", ['"unbalanced quote', "refund AND OR NOT", "title:refund", "*", "ref*", "?",
-                               "((refund", "-", "-refund", "a" * 5000, "\x00\x01", "' OR 1=1 --", "🙂 refund",
+                               "((refund", "-", "-refund", "a" * 5000, "' OR 1=1 --", "🙂 refund",
                                "tag:orders collection:x status:draft", "[refund TO z]", "~2^3"])
 def test_hostile_queries_give_results_or_a_message(client, auth, kb_cards, q):
+    # Control characters are refused with a 400 before any query: tests/test_hostile_input.py.
     auth.login("agent@example.com")
     for url in ("/api/v1/search", "/search"):
         response = client.get(url, query_string={"q": q})

@@ -181,7 +181,7 @@ def _row(line, names, cells, allowed_roles, today, seen):
     if not raw_email:
         reasons.append("the e-mail address is missing")
     elif email_problem(email):
-        reasons.append(f"{raw_email!r} is not a valid e-mail address")
+        reasons.append(f"{raw_email!r} {email_problem(email)}")  # a look-alike says which letter to retype
     elif key in seen:
         reasons.append(f"{raw_email} is a duplicate of line {seen[key]}")
     else:

@@ -8,9 +8,10 @@ import unicodedata
 from sqlalchemy import func, select
 
 from kb import audit
-from kb.accounts.emails import clean_email, email_key
+from kb.accounts.emails import clean_email, email_key, script_problem
 from kb.extensions import db
 from kb.models import ROLES, Membership, Team, User
+from kb.text import clean_line
 from kb.validation import Invalid
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,7 +40,7 @@ def email_problem(email):
     """Why an address (as `clean_email` returns it) cannot be an account's, or None."""
     if not EMAIL.match(email or "") or len(email) > 254:
         return "is not a valid e-mail address"
-    return None
+    return script_problem(email)
 
 
 def name_problem(name):
@@ -114,7 +115,8 @@ def has_password(user):
 
 def _check_user(email, name, role, password, exclude=None):
     errors = {}
-    if email_problem(email):
+    # An address the account already has is not judged again: a look-alike made before the rule can be deactivated.
+    if (exclude is None or email != exclude.email) and email_problem(email):
         errors["email"] = email_problem(email)
     else:
         clash = find_user(email)
@@ -135,7 +137,7 @@ def create_user(*, email, name, role, password, teams=(), expires_on=None, actor
     """Create an account; `teams` are Team objects. Raises InvalidAccount with every problem."""
     email = clean_email(email)
     _check_user(email, name, role, password)
-    user = User(email=email, name=name.strip(), role=role, expires_on=expires_on)
+    user = User(email=email, name=clean_line(name), role=role, expires_on=expires_on)
     user.set_password(password)
     db.session.add(user)
     for team in teams:
@@ -154,7 +156,7 @@ def update_user(user, *, actor, email, name, role, active, expires_on, password=
         raise InvalidAccount({"role": "you cannot change your own role or deactivate yourself"})
     before = {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
               "expires_on": user.expires_on}
-    user.email, user.name, user.role, user.expires_on = email, name.strip(), role, expires_on
+    user.email, user.name, user.role, user.expires_on = email, clean_line(name), role, expires_on
     if user.active and not active:
         user.sign_out_everywhere()
     user.active = active
@@ -172,7 +174,7 @@ def update_user(user, *, actor, email, name, role, active, expires_on, password=
 
 
 def create_team(*, name, description="", actor=None):
-    name = " ".join((name or "").split())
+    name = clean_line(name)
     if not name:
         raise InvalidAccount({"name": "is required"})
     if len(name) > 80:

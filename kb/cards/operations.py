@@ -18,6 +18,7 @@ from kb.dates import utcnow
 from kb.extensions import db
 from kb.markup import linked_cards
 from kb.models import Card, CardLink, CardTag, Collection, Revision, Verification
+from kb.text import clean_line
 from kb.validation import Invalid
 from kb.verification.flags import resolve_open_flags
 from kb.verification.notify import notify, verifiers_of
@@ -72,7 +73,7 @@ def clean_interval(days):
 def clean_content(title, answer, internal_notes="", tags=()):
     """Validate a card's content; returns the normalised fields or raises InvalidCard with every error."""
     errors = {}
-    title = " ".join((title or "").split()) if isinstance(title, str) else None
+    title = clean_line(title) if isinstance(title, str) else None
     if not title:
         errors["title"] = "is required"
     elif len(title) > _limit("TITLE_MAX_CHARS"):
@@ -345,7 +346,7 @@ def set_archived(card, actor, archived, now=None):
 
 def clean_collection(name, slug, default_interval_days, team, exclude=None):
     errors = {}
-    name = " ".join((name or "").split())
+    name = clean_line(name)
     slug = (slug or "").strip().lower()
     if not name:
         errors["name"] = "is required"

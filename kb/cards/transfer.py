@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from kb import text
 from kb.cards import operations
 from kb.dates import parse_iso, utcnow
 from kb.extensions import db
@@ -239,8 +240,15 @@ def parse(lines, defaults=None):
         except json.JSONDecodeError as exc:
             errors.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
             continue
+        except RecursionError:
+            errors.append((number, f"nested more than {text.MAX_DEPTH} levels deep"))
+            continue
         if not isinstance(row, dict):
             errors.append((number, "each line must be a JSON object"))
+            continue
+        refused = text.value_problem(row)
+        if refused:  # PostgreSQL cannot store a NUL, nor SQLite a lone surrogate
+            errors.append((number, " ".join(refused)))
             continue
         row = _with_defaults(row, defaults or {}, existing)
         clean, line_errors = _validate(row, users, teams, seen_ids)

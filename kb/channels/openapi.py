@@ -11,7 +11,6 @@ from kb.search import query
 from kb.verification import policy
 
 
-
 def _ref(name, kind="schemas"):
     return {"$ref": f"#/components/{kind}/{name}"}
 

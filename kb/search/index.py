@@ -269,7 +269,8 @@ def _served(card, revision, current_plain, lang):
         out["served_plain"] = served_plain
     if card.is_public and not card.is_archived:
         tags = revision.tags
-        out.update(public_content=SEPARATOR.join([revision.title] + [" ".join(tags)] * KEYWORDS_REPEAT + [served_plain]),
+        public = [revision.title] + [" ".join(tags)] * KEYWORDS_REPEAT + [served_plain]
+        out.update(public_content=SEPARATOR.join(public),
                    public_title=revision.title, public_tags=",".join(t.lower() for t in tags),
                    public_title_key=title_key(revision.title, lang))
     return out

@@ -1,4 +1,6 @@
 """Synonym sets, managed by admins and applied at query time (editing them needs no reindex)."""
+import re
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -7,6 +9,7 @@ from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import SynonymSet
 from kb.search import analysis, query
+from kb.text import control_problem
 from kb.validation import Invalid
 
 MAX_TERMS = 20
@@ -30,9 +33,15 @@ def parse_terms(text):
 
 
 def parse_file(text):
-    """One set per line; blank lines and `#` comments ignored. Every bad line is reported by number."""
+    """One set per line; blank lines and `#` comments ignored. Every bad line is reported by number. A byte
+    order mark (Excel, Notepad) is not part of the first term."""
     sets, errors = [], {}
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at CR, LF or CRLF only: splitlines() would also cut at a vertical tab and hide it from the check.
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff")), 1):
+        problem = control_problem(line)
+        if problem:
+            errors[f"line {number}"] = problem
+            continue
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

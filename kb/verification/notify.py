@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from kb.dates import utcnow
 from kb.extensions import db, insert_ignoring_conflicts
 from kb.models import VERIFIER_ROLES, Notification, User
+from kb.text import clean_line
 from kb.verification.facts import user_is_active_at
 
 MAX_ATTEMPTS = 5
@@ -114,7 +115,7 @@ def message_for(user, subject, text, link=None):
     msg = EmailMessage()
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = user.email
-    msg["Subject"] = subject
+    msg["Subject"] = clean_line(subject)  # no bidirectional override (nor line break) reaches an inbox
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2] or "kb.local")
     action = f"\n\n{link[0]}: {link[1]}" if link else ""
