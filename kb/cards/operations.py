@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select
 from kb import audit
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.markup import linked_cards
+from kb.markup import TooComplex, check_complexity, linked_cards, render
 from kb.models import Card, CardLink, CardTag, Collection, Revision, Verification
 from kb.validation import Invalid
 from kb.verification.flags import resolve_open_flags
@@ -69,6 +69,14 @@ def clean_interval(days):
     return days
 
 
+def _check_complexity(errors, field, text):
+    """The cheap half of the render budget, so that every error of a form or an import line shows at once."""
+    try:
+        check_complexity(text, "answer" if field == "answer" else "text")
+    except TooComplex as exc:
+        errors[field] = str(exc)
+
+
 def clean_content(title, answer, internal_notes="", tags=()):
     """Validate a card's content; returns the normalised fields or raises InvalidCard with every error."""
     errors = {}
@@ -81,12 +89,16 @@ def clean_content(title, answer, internal_notes="", tags=()):
         errors["answer"] = "is required"
     elif len(answer) > _limit("ANSWER_MAX_CHARS"):
         errors["answer"] = f"is longer than {_limit('ANSWER_MAX_CHARS')} characters"
+    else:
+        _check_complexity(errors, "answer", answer)
     if internal_notes is None:
         internal_notes = ""
     if not isinstance(internal_notes, str):
         errors["internal_notes"] = "must be text"
     elif len(internal_notes) > _limit("NOTES_MAX_CHARS"):
         errors["internal_notes"] = f"is longer than {_limit('NOTES_MAX_CHARS')} characters"
+    else:
+        _check_complexity(errors, "internal_notes", internal_notes)
     try:
         tags = clean_tags(tags)
     except InvalidCard as exc:
@@ -154,7 +166,21 @@ def _refuse_taken(external_id, link_key):
         raise InvalidCard({"link_key": f"{link_key!r} is already the link key of the card {clash!r}"})
 
 
+def rendered_answer(answer, internal_notes=""):
+    """The answer rendered for storing with its revision, once; the notes are rendered as a check only (the
+    card page renders them). Raises InvalidCard when either costs more than kb.markup's budget to show."""
+    for field, text, what in (("answer", answer, "answer"), ("internal_notes", internal_notes, "text")):
+        try:
+            html = render(text, what=what)
+        except TooComplex as exc:
+            raise InvalidCard({field: str(exc)}) from None
+        if field == "answer":
+            answer_html = str(html)
+    return answer_html
+
+
 def _snapshot(card, author, summary, now):
+    html = rendered_answer(card.answer, card.internal_notes)
     card.revision_number += 1
     card.updated_at = now
     revision = Revision(
@@ -162,6 +188,7 @@ def _snapshot(card, author, summary, now):
         number=card.revision_number,
         title=card.title,
         answer=card.answer,
+        answer_html=html,
         internal_notes=card.internal_notes,
         tags_json=json.dumps(card.tag_names),
         summary=(summary or "")[:300],

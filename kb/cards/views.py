@@ -270,12 +270,15 @@ def edit(card_id):
 
 @bp.post("/cards/preview")
 def preview():
-    """Live preview for the editor: the same sanitised rendering as the card page."""
+    """Live preview for the editor: the same sanitised rendering as the card page, within the same budget."""
     data = request.get_json(silent=True) or {}
     text = data.get("text", "")
     if not isinstance(text, str):
         abort(400, "Send {\"text\": \"...\"}.")
-    return jsonify(html=str(markup.render(text)))
+    try:
+        return jsonify(html=str(markup.render(text)))
+    except markup.TooComplex as exc:  # 200: the editor's script shows `html` as the preview, so the author reads why
+        return jsonify(error=str(exc), html=str(markup.refusal(exc)))
 
 
 @bp.post("/cards/<int:card_id>/verify")
