@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from kb.cards import operations
 from kb.dates import parse_iso, utcnow
@@ -359,6 +360,10 @@ def import_lines(lines, actor=None, dry_run=False, defaults=None):
             db.session.rollback()
         else:
             db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ImportFailed([(0, "a card of the file was changed by someone else during the import, so nothing was "
+                                "imported: run the import again")]) from None
     except Exception:
         db.session.rollback()
         raise
