@@ -160,3 +160,57 @@ def test_demo_and_factory_cards_start_at_version_one_and_count_each_save(app, wo
         operations.edit_card(card, author=db.session.get(User, world["expert"].id), answer="Changed.")
         db.session.commit()
         assert card.version == 2
+
+
+@pytest.fixture
+def loophole(world, make_team, make_user, make_collection, make_card):
+    """The probe: Bianca writes in Billing's collection but does not verify its card (Audit does); she also
+    belongs to Side, a team she verifies for."""
+    audit, side = make_team("Audit"), make_team("Side")
+    bianca = make_user("expert", teams=[world["billing"], side], email="writer@example.com")
+    auditor = make_user("expert", teams=[audit], email="auditor@example.com", lead_of=[audit])
+    card = make_card(world["billing_coll"], bianca, verifier_team=audit, title="Can I get a refund?",
+                     answer="Within 30 days.")
+    return dict(audit=audit, side=side, bianca=bianca, auditor=auditor, card=card)
+
+
+def _edit_form(world, loophole, team, answer="Within 300 days."):
+    return {"title": "Can I get a refund?", "answer": answer, "tags": "", "collection": world["billing_coll"].id,
+            "owner": loophole["bianca"].id, "verifier_team": team.id, "interval": "90", "base_revision": "1"}
+
+
+def test_an_expert_cannot_move_a_card_to_a_team_of_their_own_to_verify_their_own_edit(app, world, auth, loophole):
+    card_id = loophole["card"].id
+    auth.login("writer@example.com")
+    refused = auth.post(f"/cards/{card_id}/edit", data=_edit_form(world, loophole, loophole["side"]))
+    assert refused.status_code == 400
+    assert "Only an admin or a lead of Audit or Side may make Side verify this card" in \
+        refused.get_data(as_text=True)
+    with app.app_context():
+        card = db.session.get(Card, card_id)
+        assert card.verifier_team.name == "Audit" and card.answer == "Within 30 days." and card.revision_number == 1
+    assert auth.post(f"/cards/{card_id}/verify", data={"note": "mine"}).status_code == 403
+    # Her edit with the verifying team left alone is fine: Audit verifies it.
+    assert auth.post(f"/cards/{card_id}/edit", data=_edit_form(world, loophole, loophole["audit"])).status_code == 302
+
+
+def test_a_new_card_is_verified_by_its_collections_team_unless_a_lead_decides(app, world, auth, loophole):
+    auth.login("writer@example.com")
+    created = auth.post("/cards/new", data={**_edit_form(world, loophole, loophole["side"]), "title": "New one?",
+                                            "defaults_from": str(world["billing_coll"].id)})
+    assert created.status_code == 400 and "may make Side verify this card" in created.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Card).filter_by(title="New one?")) is None
+
+
+@pytest.mark.parametrize("who", ["auditor@example.com", "admin@example.com", "side-lead@example.com"])
+def test_a_lead_of_either_team_or_an_admin_may_change_the_verifying_team(app, world, auth_for, loophole, make_user,
+                                                                         who):
+    make_user("expert", teams=[world["billing"]], email="side-lead@example.com", lead_of=[loophole["side"]])
+    with app.app_context():
+        card = db.session.get(Card, loophole["card"].id)
+        user = db.session.scalar(select(User).filter_by(email=who))
+        operations.edit_card(card, author=user, verifier_team=db.session.get(type(card.verifier_team),
+                                                                             loophole["side"].id))
+        db.session.commit()
+        assert db.session.get(Card, loophole["card"].id).verifier_team.name == "Side"

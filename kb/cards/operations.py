@@ -14,6 +14,7 @@ from slugify import slugify as _slugify
 from sqlalchemy import delete, or_, select
 
 from kb import audit
+from kb.accounts import permissions
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.markup import TooComplex, check_complexity, linked_cards, render
@@ -179,6 +180,13 @@ def rendered_answer(answer, internal_notes=""):
     return answer_html
 
 
+def check_verifier_team(user, current, new):
+    """Refuse a change of verifying team that `user` may not decide (kb.accounts.permissions)."""
+    if not permissions.can_set_verifier_team(user, current, new):
+        raise InvalidCard({"verifier_team": f"only an admin or a lead of {current.name} or {new.name} may make "
+                                            f"{new.name} verify this card (it is verified by {current.name})"})
+
+
 def _snapshot(card, author, summary, now):
     html = rendered_answer(card.answer, card.internal_notes)
     card.revision_number += 1
@@ -254,16 +262,20 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     return card
 
 
-def edit_card(card, *, author, summary="", now=None, quiet=False, verifying=False, **changes):
+def edit_card(card, *, author, summary="", now=None, quiet=False, verifying=False, by_operator=False, **changes):
     """Apply changes; a change of content makes a new revision (returned), metadata alone does not.
 
     The card's verifiers hear of a content edit by someone else, a new owner of the reassignment
     (unless `quiet`, as for bulk imports). `verifying`: the author verifies the edit in the same step, so
-    the verifiers are not told it needs verification.
+    the verifiers are not told it needs verification. A new verifying team needs a lead or an admin
+    (`check_verifier_team`), unless `by_operator`: a command run by whoever runs the server, such as an import.
     """
     unknown = set(changes) - set(CONTENT_FIELDS) - set(META_FIELDS)
     if unknown:
         raise TypeError(f"unknown card fields: {sorted(unknown)}")
+    new_team = changes.get("verifier_team")
+    if new_team is not None and new_team.id != card.verifier_team_id and not by_operator:
+        check_verifier_team(author, card.verifier_team, new_team)
     merged = {f: changes.get(f, getattr(card, "tag_names" if f == "tags" else f)) for f in CONTENT_FIELDS}
     content = clean_content(**merged)
     if "interval_days" in changes:

@@ -324,7 +324,8 @@ def apply(rows, actor=None):
             if clean["public"] is not None:
                 meta["is_public"] = clean["public"]
             before = (card.revision_number, card.updated_at)
-            operations.edit_card(card, author=author, summary="Imported", now=now, quiet=True, **content, **meta)
+            operations.edit_card(card, author=author, summary="Imported", now=now, quiet=True,
+                                 by_operator=actor is None, **content, **meta)
             changed = (card.revision_number, card.updated_at) != before or card.is_archived != clean["archived"]
             report.updated += changed
             report.unchanged += not changed
