@@ -194,15 +194,6 @@ def test_an_expert_cannot_move_a_card_to_a_team_of_their_own_to_verify_their_own
     assert auth.post(f"/cards/{card_id}/edit", data=_edit_form(world, loophole, loophole["audit"])).status_code == 302
 
 
-def test_a_new_card_is_verified_by_its_collections_team_unless_a_lead_decides(app, world, auth, loophole):
-    auth.login("writer@example.com")
-    created = auth.post("/cards/new", data={**_edit_form(world, loophole, loophole["side"]), "title": "New one?",
-                                            "defaults_from": str(world["billing_coll"].id)})
-    assert created.status_code == 400 and "may make Side verify this card" in created.get_data(as_text=True)
-    with app.app_context():
-        assert db.session.scalar(select(Card).filter_by(title="New one?")) is None
-
-
 @pytest.mark.parametrize("who", ["auditor@example.com", "admin@example.com", "side-lead@example.com"])
 def test_a_lead_of_either_team_or_an_admin_may_change_the_verifying_team(app, world, auth_for, loophole, make_user,
                                                                          who):
