@@ -170,14 +170,15 @@ def _refuse_taken(external_id, link_key):
 def rendered_answer(answer, internal_notes=""):
     """The answer rendered for storing with its revision, once; the notes are rendered as a check only (the
     card page renders them). Raises InvalidCard when either costs more than kb.markup's budget to show."""
-    for field, text, what in (("answer", answer, "answer"), ("internal_notes", internal_notes, "text")):
-        try:
-            html = render(text, what=what)
-        except TooComplex as exc:
-            raise InvalidCard({field: str(exc)}) from None
-        if field == "answer":
-            answer_html = str(html)
-    return answer_html
+    try:
+        html = render(answer)
+    except TooComplex as exc:
+        raise InvalidCard({"answer": str(exc)}) from None
+    try:
+        render(internal_notes, what="text")
+    except TooComplex as exc:
+        raise InvalidCard({"internal_notes": str(exc)}) from None
+    return str(html)
 
 
 def check_verifier_team(user, current, new):
