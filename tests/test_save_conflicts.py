@@ -205,3 +205,18 @@ def test_a_lead_of_either_team_or_an_admin_may_change_the_verifying_team(app, wo
                                                                              loophole["side"].id))
         db.session.commit()
         assert db.session.get(Card, loophole["card"].id).verifier_team.name == "Side"
+
+
+@pytest.mark.parametrize("action", ["archive", "revisions/1/restore"])
+def test_a_one_click_change_racing_an_edit_changes_nothing_and_says_so(app, world, auth, someone_else_saves_first,
+                                                                      action):
+    card_id = world["billing_card"].id
+    auth.login("bianca@example.com")
+    auth.post(f"/cards/{card_id}/edit", data=_form(world, "Refunds take 3 days."))
+    someone_else_saves_first(card_id)
+    response = auth.post(f"/cards/{card_id}/{action}", follow_redirects=True)
+    assert response.status_code == 200
+    assert "Someone saved this card at the same moment, so nothing was changed" in response.get_data(as_text=True)
+    with app.app_context():
+        card = db.session.get(Card, card_id)
+        assert not card.is_archived and card.answer == "Someone else's answer." and card.revision_number == 3

@@ -345,11 +345,25 @@ def _verify_conflict(card_id, form, seen):
 def archive(card_id):
     card = get_card(card_id, permissions.can_edit)
     archived = request.form.get("archived") != "0"
-    operations.set_archived(card, current_user, archived)
-    db.session.commit()
+    if not _one_click(lambda: operations.set_archived(card, current_user, archived))[0]:
+        return redirect(url_for("cards.detail", card_id=card_id))
     flash("Card archived: hidden from lists and never served." if archived else "Card restored from the archive.",
           "success")
     return redirect(url_for("cards.detail", card_id=card.id))
+
+
+def _one_click(write):
+    """Run and commit a one-click change: (True, its result); if another save of the card won the race,
+    say so, change nothing and return (False, None)."""
+    try:
+        result = write()
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash("Someone saved this card at the same moment, so nothing was changed: look at it, and try again.",
+              "error")
+        return False, None
+    return True, result
 
 
 @bp.get("/cards/<int:card_id>/history")
@@ -387,10 +401,11 @@ def diff(card_id):
 def restore(card_id, number):
     card = get_card(card_id, permissions.can_edit)
     try:
-        revision_ = operations.restore_revision(card, number, current_user)
+        done, revision_ = _one_click(lambda: operations.restore_revision(card, number, current_user))
     except LookupError:
         abort(404, f"Card {card_id} has no revision {number}.")
-    db.session.commit()
+    if not done:
+        return redirect(url_for("cards.detail", card_id=card_id))
     if revision_ is None:
         flash(f"Revision {number} has the same content as the current one; nothing to restore.", "info")
     else:
