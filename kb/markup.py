@@ -1,5 +1,6 @@
 """Markdown to safe HTML (and to chat-ready plain text): every card body goes through here, on every channel."""
 import re
+import threading
 from html.parser import HTMLParser
 
 import markdown
@@ -25,8 +26,47 @@ URL_SCHEMES = {"http", "https", "mailto", "tel"}
 CARD_LINK = re.compile(r"\]\(\s*(?:https?://[^/\s)]+)?/cards/(?:(\d+)|by-key/([A-Za-z0-9._:-]+))\s*[)#?]")
 
 
-def render(text):
-    """Render Markdown and strip anything that could run script: tags, handlers, bad URLs."""
+# Python-Markdown's inline parser is quadratic in the brackets a paragraph leaves open: 1,000 unmatched `[`
+# take 0.15 s, 4,000 take 1.9 s, 20,000 over a minute (bench/markdown_bench.py). Real answers open a few
+# dozen links, so a cheap scan refuses far more than any answer needs before Markdown sees the text.
+MAX_OPEN_BRACKETS = 200  # unmatched `[` or `(` in one paragraph: ~10 ms at this count
+MAX_NESTING = 20  # brackets inside brackets
+# The backstop for a pathology the scan does not know: stop waiting for a render after this long.
+RENDER_BUDGET_SECONDS = 2.0
+TOO_COMPLEX = "This {what} is too complex to display ({reason}); simplify its brackets/nesting"
+
+
+class TooComplex(ValueError):
+    """Rendering this text would cost more than the budget; `str()` is the message for the author."""
+
+    def __init__(self, reason, what="answer"):
+        super().__init__(TOO_COMPLEX.format(what=what, reason=reason))
+        self.reason = reason
+
+
+def check_complexity(text, what="answer"):
+    """Refuse, in one linear pass, the bracket patterns that make Markdown's cost superlinear.
+
+    :raise TooComplex: a paragraph leaves too many `[` or `(` open, or nests them too deep.
+    """
+    closers = {"]": "[", ")": "("}
+    for block in re.split(r"\n[ \t]*\n", text or ""):
+        open_ = {"[": 0, "(": 0}  # a closer closes the latest opener of its kind; the rest stay open
+        for char in block:
+            if char in open_:
+                open_[char] += 1
+            elif char in closers and open_[closers[char]]:
+                open_[closers[char]] -= 1
+            else:
+                continue
+            if open_["["] + open_["("] > MAX_NESTING and char in closers:
+                raise TooComplex(f"brackets nested more than {MAX_NESTING} deep", what)
+        for opener, count in open_.items():
+            if count > MAX_OPEN_BRACKETS:
+                raise TooComplex(f"{count} unclosed “{opener}” in one paragraph, at most {MAX_OPEN_BRACKETS}", what)
+
+
+def _render(text):
     html = markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
     return Markup(
         nh3.clean(
@@ -37,6 +77,47 @@ def render(text):
             link_rel="noopener noreferrer",
         )
     )
+
+
+def render(text, budget=None, what="answer"):
+    """Render Markdown and strip anything that could run script: tags, handlers, bad URLs.
+
+    :raise TooComplex: the scan refuses the text, or rendering takes longer than the budget. The render
+    runs in a thread so that the caller stops waiting; Python cannot stop the thread, so the scan is what
+    bounds the CPU, and the budget only bounds the wait (a subprocess per render would cost more than
+    most renders and cannot fork safely from a threaded server).
+    """
+    check_complexity(text, what)
+    result = {}
+
+    def work():
+        try:
+            result["html"] = _render(text)
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, name="kb-markdown", daemon=True)
+    worker.start()
+    budget = RENDER_BUDGET_SECONDS if budget is None else budget
+    worker.join(budget)
+    if worker.is_alive():
+        raise TooComplex(f"it took more than {budget:g} s to render", what)
+    if "error" in result:
+        raise result["error"]
+    return result["html"]
+
+
+def render_or_notice(text):
+    """The Jinja `markdown` filter: a text too complex to render shows why, instead of tying up the page."""
+    try:
+        return render(text, what="text")
+    except TooComplex as exc:
+        return refusal(exc)
+
+
+def refusal(exc):
+    """What a page shows in place of a text too complex to render."""
+    return Markup('<p class="render-refused">%s.</p>') % str(exc)
 
 
 def linked_cards(text):
@@ -158,6 +239,6 @@ def mark_placeholders(html):
 
 
 def init_app(app):
-    app.jinja_env.filters["markdown"] = render
+    app.jinja_env.filters["markdown"] = render_or_notice
     app.jinja_env.filters["mark_placeholders"] = mark_placeholders
     app.jinja_env.filters["placeholders"] = placeholders

@@ -6,10 +6,14 @@ from datetime import date, datetime
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kb import markup
 from kb.dates import UTCDateTime, local_day, utcnow
+from kb.deferred import later
 from kb.extensions import db
 
 ROLES = ("agent", "expert", "admin")
@@ -177,6 +181,9 @@ class Card(db.Model):
     answer: Mapped[str] = mapped_column(Text)
     internal_notes: Mapped[str] = mapped_column(Text, default="")
     revision_number: Mapped[int] = mapped_column(default=0)
+    # Optimistic locking: every UPDATE of a card checks and bumps it, so of two saves that started from the
+    # same state the second fails (StaleDataError) instead of silently overwriting the first.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     verified_revision_number: Mapped[int | None]
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -187,6 +194,8 @@ class Card(db.Model):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __mapper_args__ = {"version_id_col": version}
 
     collection: Mapped[Collection] = relationship(back_populates="cards")
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
@@ -231,6 +240,9 @@ class Revision(db.Model):
     number: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))
     answer: Mapped[str] = mapped_column(Text)
+    # The answer rendered once, when the revision was saved (kb.markup.render): readers never pay for
+    # Markdown again. NULL for revisions saved before it existed, or too costly to render in the migration.
+    answer_html: Mapped[str | None] = mapped_column(Text)
     internal_notes: Mapped[str] = mapped_column(Text, default="")
     tags_json: Mapped[str] = mapped_column(Text, default="[]")
     summary: Mapped[str] = mapped_column(String(300), default="")
@@ -243,6 +255,25 @@ class Revision(db.Model):
     @property
     def tags(self):
         return json.loads(self.tags_json)
+
+    def html(self):
+        """The answer as sanitised HTML, from the stored rendering; an older revision is rendered once and
+        stored (after the response, in its own transaction, so a read page never writes in its own)."""
+        if self.answer_html is not None:
+            return markup.Markup(self.answer_html)
+        try:
+            html = markup.render(self.answer)
+        except markup.TooComplex as exc:
+            return markup.refusal(exc)
+        set_committed_value(self, "answer_html", str(html))  # not a change of this request's session
+        if self.id is not None:
+            later(_store_answer_html, self.id, self.answer_html)
+        return html
+
+
+def _store_answer_html(revision_id, html):
+    db.session.execute(sa_update(Revision).where(Revision.id == revision_id, Revision.answer_html.is_(None))
+                       .values(answer_html=html))
 
 
 class Verification(db.Model):

@@ -34,6 +34,14 @@ def can_verify(user, card):
     )
 
 
+def can_set_verifier_team(user, current, new):
+    """Who verifies a card is a lead's or an admin's decision (a lead of the team that verifies it now or of
+    the one that would): an expert free to pick a team they verify for could verify their own edit."""
+    if current is not None and new is not None and current.id == new.id:
+        return True
+    return leads(user, current) or leads(user, new)
+
+
 def leads(user, team):
     """Team leads (and admins) run their team's onboarding: paths, cohorts, pushes, reports."""
     if is_admin(user):

@@ -64,6 +64,8 @@ class VerifyForm(FlaskForm):
     # the verifier says it; a minor change (a typo) disturbs nobody who read the old wording.
     change_kind = RadioField("For people who read the wording served until now", choices=CHANGE_CHOICES,
                              validators=[Optional()])
+    # The revision the verifier read: a save since then makes the verification a conflict, not a blind approval.
+    revision = HiddenField()
 
 
 class CollectionForm(FlaskForm):

@@ -14,9 +14,10 @@ from slugify import slugify as _slugify
 from sqlalchemy import delete, or_, select
 
 from kb import audit
+from kb.accounts import permissions
 from kb.dates import utcnow
 from kb.extensions import db
-from kb.markup import linked_cards
+from kb.markup import TooComplex, check_complexity, linked_cards, render
 from kb.models import Card, CardLink, CardTag, Collection, Revision, Verification
 from kb.text import clean_line
 from kb.validation import Invalid
@@ -70,6 +71,14 @@ def clean_interval(days):
     return days
 
 
+def _check_complexity(errors, field, text):
+    """The cheap half of the render budget, so that every error of a form or an import line shows at once."""
+    try:
+        check_complexity(text, "answer" if field == "answer" else "text")
+    except TooComplex as exc:
+        errors[field] = str(exc)
+
+
 def clean_content(title, answer, internal_notes="", tags=()):
     """Validate a card's content; returns the normalised fields or raises InvalidCard with every error."""
     errors = {}
@@ -82,12 +91,16 @@ def clean_content(title, answer, internal_notes="", tags=()):
         errors["answer"] = "is required"
     elif len(answer) > _limit("ANSWER_MAX_CHARS"):
         errors["answer"] = f"is longer than {_limit('ANSWER_MAX_CHARS')} characters"
+    else:
+        _check_complexity(errors, "answer", answer)
     if internal_notes is None:
         internal_notes = ""
     if not isinstance(internal_notes, str):
         errors["internal_notes"] = "must be text"
     elif len(internal_notes) > _limit("NOTES_MAX_CHARS"):
         errors["internal_notes"] = f"is longer than {_limit('NOTES_MAX_CHARS')} characters"
+    else:
+        _check_complexity(errors, "internal_notes", internal_notes)
     try:
         tags = clean_tags(tags)
     except InvalidCard as exc:
@@ -155,7 +168,29 @@ def _refuse_taken(external_id, link_key):
         raise InvalidCard({"link_key": f"{link_key!r} is already the link key of the card {clash!r}"})
 
 
+def rendered_answer(answer, internal_notes=""):
+    """The answer rendered for storing with its revision, once; the notes are rendered as a check only (the
+    card page renders them). Raises InvalidCard when either costs more than kb.markup's budget to show."""
+    try:
+        html = render(answer)
+    except TooComplex as exc:
+        raise InvalidCard({"answer": str(exc)}) from None
+    try:
+        render(internal_notes, what="text")
+    except TooComplex as exc:
+        raise InvalidCard({"internal_notes": str(exc)}) from None
+    return str(html)
+
+
+def check_verifier_team(user, current, new):
+    """Refuse a change of verifying team that `user` may not decide (kb.accounts.permissions)."""
+    if not permissions.can_set_verifier_team(user, current, new):
+        raise InvalidCard({"verifier_team": f"only an admin or a lead of {current.name} or {new.name} may make "
+                                            f"{new.name} verify this card (it is verified by {current.name})"})
+
+
 def _snapshot(card, author, summary, now):
+    html = rendered_answer(card.answer, card.internal_notes)
     card.revision_number += 1
     card.updated_at = now
     revision = Revision(
@@ -163,6 +198,7 @@ def _snapshot(card, author, summary, now):
         number=card.revision_number,
         title=card.title,
         answer=card.answer,
+        answer_html=html,
         internal_notes=card.internal_notes,
         tags_json=json.dumps(card.tag_names),
         summary=(summary or "")[:300],
@@ -228,16 +264,20 @@ def create_card(*, collection, owner, verifier_team, author, title, answer, inte
     return card
 
 
-def edit_card(card, *, author, summary="", now=None, quiet=False, verifying=False, **changes):
+def edit_card(card, *, author, summary="", now=None, quiet=False, verifying=False, by_operator=False, **changes):
     """Apply changes; a change of content makes a new revision (returned), metadata alone does not.
 
     The card's verifiers hear of a content edit by someone else, a new owner of the reassignment
     (unless `quiet`, as for bulk imports). `verifying`: the author verifies the edit in the same step, so
-    the verifiers are not told it needs verification.
+    the verifiers are not told it needs verification. A new verifying team needs a lead or an admin
+    (`check_verifier_team`), unless `by_operator`: a command run by whoever runs the server, such as an import.
     """
     unknown = set(changes) - set(CONTENT_FIELDS) - set(META_FIELDS)
     if unknown:
         raise TypeError(f"unknown card fields: {sorted(unknown)}")
+    new_team = changes.get("verifier_team")
+    if new_team is not None and new_team.id != card.verifier_team_id and not by_operator:
+        check_verifier_team(author, card.verifier_team, new_team)
     merged = {f: changes.get(f, getattr(card, "tag_names" if f == "tags" else f)) for f in CONTENT_FIELDS}
     content = clean_content(**merged)
     if "interval_days" in changes:

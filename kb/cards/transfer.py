@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from kb import text
 from kb.cards import operations
@@ -331,7 +332,8 @@ def apply(rows, actor=None):
             if clean["public"] is not None:
                 meta["is_public"] = clean["public"]
             before = (card.revision_number, card.updated_at)
-            operations.edit_card(card, author=author, summary="Imported", now=now, quiet=True, **content, **meta)
+            operations.edit_card(card, author=author, summary="Imported", now=now, quiet=True,
+                                 by_operator=actor is None, **content, **meta)
             changed = (card.revision_number, card.updated_at) != before or card.is_archived != clean["archived"]
             report.updated += changed
             report.unchanged += not changed
@@ -367,6 +369,10 @@ def import_lines(lines, actor=None, dry_run=False, defaults=None):
             db.session.rollback()
         else:
             db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ImportFailed([(0, "a card of the file was changed by someone else during the import, so nothing was "
+                                "imported: run the import again")]) from None
     except Exception:
         db.session.rollback()
         raise

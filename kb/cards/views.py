@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from kb import markup
 from kb.accounts import permissions
@@ -221,12 +222,30 @@ def new():
                            defaults=collection_defaults(form)), 400 if form.errors else 200
 
 
+def _conflict(form, card, base_revision):
+    """Tell an editor that someone saved the card since they opened it, and show what that person changed."""
+    form.form_errors.append(
+        f"Someone saved revision {card.revision_number} while you were editing revision "
+        f"{base_revision}. Your text is below; their change is shown above it: compare, and save again."
+    )
+    if card.revision_number == base_revision:
+        form.form_errors[-1] = ("Someone changed this card's settings while you were editing it, so nothing was "
+                                "saved. Your text is below: check the settings, and save again.")
+        return []
+    base = operations.get_revision(card, base_revision)
+    latest = operations.get_revision(card, card.revision_number)
+    if base is None or latest is None or base is latest:
+        return []
+    return [d for d in diff_revisions(base, latest) if d.changed]
+
+
 @bp.route("/cards/<int:card_id>/edit", methods=["GET", "POST"])
 def edit(card_id):
     card = get_card(card_id, permissions.can_edit)
     form = CardForm(obj=card if request.method == "GET" else None)
     _fill_choices(form, card)
     base_revision = request.form.get("base_revision", type=db_int) or card.revision_number
+    theirs, status = None, 200
     if request.method == "GET":
         form.tags.data = ", ".join(card.tag_names)
         form.collection.data, form.owner.data = card.collection_id, card.owner_id
@@ -234,10 +253,7 @@ def edit(card_id):
         form.set_interval(card.interval_days)
     elif form.validate_on_submit():
         if base_revision != card.revision_number:
-            form.form_errors.append(
-                f"Someone saved revision {card.revision_number} while you were editing revision "
-                f"{base_revision}. Your text is below; open the card in another tab, compare, and save again."
-            )
+            theirs, status = _conflict(form, card, base_revision), 400
             base_revision = card.revision_number
         else:
             coll, owner, team = _chosen(form)
@@ -255,7 +271,13 @@ def edit(card_id):
                                            change_kind=form.change_kind.data)
                 return revision
 
-            saved, revision = save(form, write, CARD_FIELDS)
+            try:
+                saved, revision = save(form, write, CARD_FIELDS)
+            except StaleDataError:  # lost the race: another save committed after this request read the card
+                db.session.rollback()
+                saved, card = False, get_card(card_id, permissions.can_edit)
+                theirs, status = _conflict(form, card, base_revision), 409
+                base_revision = card.revision_number
             if saved:
                 if revision is None:
                     flash("Saved. The content did not change, so no new revision was made.", "info")
@@ -264,44 +286,84 @@ def edit(card_id):
                 if verify_too:
                     flash(f"Verified revision {card.revision_number}.", "success")
                 return redirect(url_for("cards.detail", card_id=card.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("cards/edit.html", form=form, card=card, base_revision=base_revision), status
+    if request.method == "POST" and status == 200:
+        status = 400
+    return render_template("cards/edit.html", form=form, card=card, base_revision=base_revision,
+                           their_changes=theirs), status
 
 
 @bp.post("/cards/preview")
 def preview():
-    """Live preview for the editor: the same sanitised rendering as the card page."""
+    """Live preview for the editor: the same sanitised rendering as the card page, within the same budget."""
     data = request.get_json(silent=True) or {}
     text = data.get("text", "")
     if not isinstance(text, str):
         abort(400, "Send {\"text\": \"...\"}.")
-    return jsonify(html=str(markup.render(text)))
+    try:
+        return jsonify(html=str(markup.render(text)))
+    except markup.TooComplex as exc:  # 200: the editor's script shows `html` as the preview, so the author reads why
+        return jsonify(error=str(exc), html=str(markup.refusal(exc)))
 
 
 @bp.post("/cards/<int:card_id>/verify")
 def verify(card_id):
     card = get_card(card_id, permissions.can_verify)
     form = VerifyForm()
+    seen = form.revision.data or ""
+    seen = int(seen) if seen.isascii() and seen.isdigit() and len(seen) < 10 else None
+    if seen is not None and seen != card.revision_number:
+        return _verify_conflict(card_id, form, seen)
     if form.validate_on_submit() and reading.wording_changes(card, card.revision_number) \
             and not form.change_kind.data and reading.readers_count(card):
         form.change_kind.errors.append("say whether this change is material or minor for the people who read it")
-    elif form.validate_on_submit() and save(form, lambda: operations.verify_card(
+        return detail(card_id, verify_form=form)
+    try:
+        verified = form.validate_on_submit() and save(form, lambda: operations.verify_card(
             card, current_user, note=form.note.data, source_url=form.source_url.data,
-            change_kind=form.change_kind.data))[0]:
+            change_kind=form.change_kind.data))[0]
+    except StaleDataError:  # an edit committed while this verification was being written
+        db.session.rollback()
+        return _verify_conflict(card_id, form, seen or card.revision_number)
+    if verified:
         flash(f"Verified revision {card.revision_number}. Thank you.", "success")
         return redirect(url_for("cards.detail", card_id=card.id))
     return detail(card_id, verify_form=form)
+
+
+def _verify_conflict(card_id, form, seen):
+    """Nobody verifies words they have not read: the card page again, with what changed, and a 409."""
+    card = get_card(card_id, permissions.can_verify)
+    form.form_errors.append(
+        f"Someone saved revision {card.revision_number} while you were reading revision {seen}, so nothing was "
+        "verified. Read the change below, then verify again." if card.revision_number != seen else
+        "Someone changed this card while you were verifying it, so nothing was verified. Check it, then verify again.")
+    page, _ = detail(card_id, verify_form=form)
+    return page, 409
 
 
 @bp.post("/cards/<int:card_id>/archive")
 def archive(card_id):
     card = get_card(card_id, permissions.can_edit)
     archived = request.form.get("archived") != "0"
-    operations.set_archived(card, current_user, archived)
-    db.session.commit()
+    if not _one_click(lambda: operations.set_archived(card, current_user, archived))[0]:
+        return redirect(url_for("cards.detail", card_id=card_id))
     flash("Card archived: hidden from lists and never served." if archived else "Card restored from the archive.",
           "success")
     return redirect(url_for("cards.detail", card_id=card.id))
+
+
+def _one_click(write):
+    """Run and commit a one-click change: (True, its result); if another save of the card won the race,
+    say so, change nothing and return (False, None)."""
+    try:
+        result = write()
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash("Someone saved this card at the same moment, so nothing was changed: look at it, and try again.",
+              "error")
+        return False, None
+    return True, result
 
 
 @bp.get("/cards/<int:card_id>/history")
@@ -339,10 +401,11 @@ def diff(card_id):
 def restore(card_id, number):
     card = get_card(card_id, permissions.can_edit)
     try:
-        revision_ = operations.restore_revision(card, number, current_user)
+        done, revision_ = _one_click(lambda: operations.restore_revision(card, number, current_user))
     except LookupError:
         abort(404, f"Card {card_id} has no revision {number}.")
-    db.session.commit()
+    if not done:
+        return redirect(url_for("cards.detail", card_id=card_id))
     if revision_ is None:
         flash(f"Revision {number} has the same content as the current one; nothing to restore.", "info")
     else:

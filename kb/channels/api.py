@@ -156,7 +156,7 @@ def answers_html(served_cards):
 
 def pending_json(revision):
     """An edit awaiting verification (or a draft), for agents to read: never the answer to send."""
-    html = markup.render(revision.answer)
+    html = revision.html()
     return {"revision": revision.number, "title": revision.title, "answer_markdown": revision.answer,
             "answer_html": str(html), "answer_text": markup.text_of_html(html), "tags": revision.tags,
             "placeholders": markup.placeholders(revision.answer), "author": revision.author.name,

@@ -30,7 +30,7 @@ def for_agent(card):
     """The text "Copy answer" puts on the clipboard for `card`."""
     served = serving.serve(card, serving.AGENTS)
     revision = served.revision or served.pending
-    html, internal = faq.customer_answer(revision.answer)
+    html, internal = faq.customer_answer(revision)
     return Copy(card_id=card.id, title=revision.title, text=markup.text_of_html(html), revision=revision.number,
                 is_draft=served.is_draft, placeholders=markup.placeholders(revision.answer),
                 internal_links=internal)

@@ -130,10 +130,10 @@ def _rewrite_links(html, targets):
     return Markup(ANCHOR.sub(replace, str(html)))
 
 
-def customer_answer(answer):
-    """One answer as customers read it, and the words of its links to cards the FAQ does not serve (they
-    reach the customer as words alone): what an agent's Copy gives, and what it warns about."""
-    html = str(markup.render(answer))
+def customer_answer(revision):
+    """One revision's answer as customers read it, and the words of its links to cards the FAQ does not serve
+    (they reach the customer as words alone): what an agent's Copy gives, and what it warns about."""
+    html = str(revision.html())
     targets = _link_targets([html])
     internal = [Markup(label).striptags() for attrs, label in ANCHOR.findall(html)
                 if (href := HREF.search(attrs)) is not None and href.group(1) in targets
@@ -143,7 +143,7 @@ def customer_answer(answer):
 
 def public_html(served_cards):
     """Each served answer rendered for customers: links between cards made public or removed."""
-    rendered = [markup.render(s.revision.answer) for s in served_cards]
+    rendered = [s.revision.html() for s in served_cards]
     targets = _link_targets([str(html) for html in rendered])
     return [_rewrite_links(html, targets) for html in rendered]
 
