@@ -54,7 +54,7 @@ $(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/bin/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,prod]'
 	touch $@ $(VENV)/.installed
 
 # A random secret key for this machine's instance, written once; plain HTTP on 127.0.0.1,

@@ -125,17 +125,13 @@ def _guard_sqlite_file(app):
 def database_unavailable(error):
     """A database that cannot be opened (deleted, unreachable, locked past the timeout) is a 503 that says
     so and acknowledges nothing; the page must not need the database itself."""
-    from flask import current_app, jsonify, render_template
+    from flask import current_app, jsonify
 
-    from kb.web import wants_json
+    from kb.web import error_page, wants_json
 
     db.session.rollback()
     current_app.logger.error("Database unavailable: %s", error.orig if hasattr(error, "orig") else error)
     message = "The database is unavailable, so nothing was saved. Please try again in a moment."
     if wants_json():
         return jsonify(error={"code": "database_unavailable", "message": message}), 503
-    try:
-        return render_template("errors/error.html", code=503, title="Service unavailable", message=message), 503
-    except Exception:  # noqa: BLE001  (the page itself may need the database, e.g. for the signed-in user)
-        return f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{message}</p>", \
-            503, {"Content-Type": "text/html; charset=utf-8"}
+    return error_page(503, "Service unavailable", message)  # falls back to plain HTML if the page needs the db

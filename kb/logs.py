@@ -31,7 +31,8 @@ class RequestFields(logging.Filter):
             login_user = g.get("_login_user")  # only if the view loaded it: reading it here would touch the session
             known = {"request_id": g.get("request_id"), "method": request.method, "path": request.path,
                      "remote_addr": request.remote_addr,
-                     "user_id": getattr(login_user, "id", None) if login_user is not None else None}
+                     # the loaded value only: reading an expired attribute would query a failed session
+                     "user_id": vars(login_user).get("id") if login_user is not None else None}
         for name in _REQUEST_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, known.get(name))

@@ -289,5 +289,10 @@ def test_the_error_page_survives_the_database_error(make_app, failure):
     client = app_with_failing_route(make_app, failure)
     response = client.get("/test-only/fail")
     page = response.get_data(as_text=True)
-    assert response.status_code == 500 and response.mimetype == "text/html"
-    assert "Something went wrong" in page and "Nothing you typed was saved" in page and "Traceback" not in page
+    assert response.mimetype == "text/html" and "Traceback" not in page
+    if failure is duplicate_account:  # a bug's error: 500
+        assert response.status_code == 500
+        assert "Something went wrong" in page and "Nothing you typed was saved" in page
+    else:  # the database refuses (an OperationalError): 503, try again later
+        assert response.status_code == 503
+        assert "Service unavailable" in page and "nothing was saved" in page

@@ -399,6 +399,9 @@ def flag(card_id):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", 'Send JSON: {"kind": "outdated", "comment": "…"}.')
+    unknown = sorted(set(body) - {"kind", "comment"})
+    if unknown:  # strict, as the OpenAPI document says: a misspelt "coment" is not silently dropped
+        raise Invalid({unknown[0][:100]: 'is not a field of a flag (send "kind" and "comment")'})
     card = db.session.get(Card, card_id)
     if card is None or (token is not None and tokens.INTERNAL_READ not in token.scope_list
                         and not serving.serve(card, serving.CHATBOT).ok):

@@ -24,6 +24,10 @@ def _nullable(schema):
 
 
 STRING = {"type": "string"}
+# Text kb accepts: no control character but tab, newline and carriage return (every request is checked
+# before any query: kb.hygiene; lone surrogates too, which a URL or UTF-8 body cannot carry anyway).
+NO_CONTROLS = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+TEXT = {"type": "string", "pattern": f"^{NO_CONTROLS}*$"}
 INTEGER = {"type": "integer"}
 DATE_TIME = {"type": "string", "format": "date-time"}
 URL = {"type": "string", "format": "uri-reference"}
@@ -40,6 +44,8 @@ def _object(properties, optional=()):
 def _query(name, schema, description, required=False, repeat=False, empty=False):
     """A query parameter; `empty`: an empty value (`name=`) counts as leaving it out."""
     param = {"name": name, "in": "query", "required": required, "description": description}
+    if schema.get("type") == "string" and not ({"enum", "pattern", "format"} & set(schema)):
+        schema = {**schema, "pattern": TEXT["pattern"]}
     if empty:
         param["allowEmptyValue"] = True
     if repeat:
@@ -192,8 +198,8 @@ SCHEMAS = {
     }),
     "NewFlag": _object({
         "kind": {"type": "string", "enum": list(FLAG_KINDS)},
-        "comment": {"type": "string", "nullable": True, "maxLength": 2000, "description": "What looks wrong."},
-    }, optional=("comment",)),
+        "comment": {**TEXT, "nullable": True, "maxLength": 2000, "description": "What looks wrong."},
+    }, optional=("comment",)) | {"additionalProperties": False},
     "Health": _object({
         "status": {"type": "string", "enum": ["ok", "degraded", "error"],
                    "description": "`degraded`: the search index is behind (searches may miss recent edits)."},
@@ -283,7 +289,9 @@ def paths():
             "matches well enough, 404 `no_verified_answer` with up to three `suggestions`: hand over to a person "
             "instead of guessing. Needs `public:read` or `internal:read`.",
             _json(_ref("Card"), "The best answer (with `score`)."),
-            [{**_query("q", {"type": "string", "minLength": 1, "pattern": r"\S"}, "The customer's question.",
+            [{**_query("q", {"type": "string", "minLength": 1,
+                             "pattern": f"^{NO_CONTROLS}*[^\\s\\x00-\\x1f\\x7f]{NO_CONTROLS}*$"},
+                       "The customer's question (some visible character).",
                        required=True), "example": "How do refunds work?"}],
             {**READ_ERRORS, "400": _ref("BadRequest", "responses"),
              "404": _json(_ref("Error"), "No verified answer (`no_verified_answer`, with `suggestions`).")}),
