@@ -339,6 +339,22 @@ def test_only_leads_edit_paths(app, ob, auth):
     assert auth.client.get(f"/onboarding/paths/{ob['path']}/report").status_code == 403
 
 
+@pytest.mark.parametrize("url, data", [
+    ("/onboarding/paths", {"name": "x"}),  # no team
+    ("/onboarding/paths", {"name": "x", "team": "billing"}),
+    ("/onboarding/paths/{path}/items", {}),  # no section, no card
+    ("/onboarding/paths/{path}/items", {"section": "{day1}", "card": "first"}),
+])
+def test_a_form_id_missing_or_not_a_number_is_a_404_not_a_500(app, ob, auth, url, data):
+    auth.login(ob["lead"].email)
+    data = {k: v.format(**ob) for k, v in data.items()}
+    with app.app_context():
+        before = (db.session.query(Path).count(), db.session.query(PathItem).count())
+    assert auth.post(url.format(**ob), data=data).status_code == 404
+    with app.app_context():
+        assert (db.session.query(Path).count(), db.session.query(PathItem).count()) == before
+
+
 def test_newcomers_get_the_path_due_from_when_they_joined(app, ob, make_user):
     from kb.accounts import operations
 

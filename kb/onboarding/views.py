@@ -22,7 +22,13 @@ bp = Blueprint("onboarding", __name__, url_prefix="/onboarding")
 
 
 def _get(model, row_id, what):
-    row = db.session.get(model, db_int(row_id)) if db_int(row_id) is not None else None
+    """The row of a route's or a form's id; a missing or malformed id (form fields may be absent or not a
+    number: db_int raises then) is a 404 like an unknown one, never a 500."""
+    try:
+        number = db_int(row_id)
+    except (TypeError, ValueError):
+        number = None
+    row = db.session.get(model, number) if number is not None else None
     if row is None:
         abort(404, f"There is no such {what}.")
     return row
