@@ -113,6 +113,9 @@ CHANNEL_WITHHOLD_FLAGGED = ("chatbot",)
 API_RATE_LIMIT = "600 per minute"
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
+# Stated, not left to Flask-Limiter's default: its one Limiter keeps the last app's setting otherwise, so
+# an app built with limits off (a test, a bench) would switch them off for every later app in the process.
+RATELIMIT_ENABLED = True
 # /api/v1/answer answers only when the best served card holds at least this share of the question's
 # words, weighed by rarity, in its verified title, answer and tags, and scores at least API_ANSWER_MARGIN
 # times the next served card; otherwise `no_verified_answer` with suggestions (see bench/answers.py).
