@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
+from kb.ids import MAX_ID
 from kb.models import Card, Collection, Revision, User
 from kb.search import gaps, query, synonyms
 from kb.search import index as search_index
@@ -37,6 +38,15 @@ def _number(value):
     return value.isascii() and value.isdigit() and len(value) <= 18
 
 
+NO_ROW = 0  # what an id no column can hold becomes in a filter: it matches nothing, as an unknown id does
+# (passed on, PostgreSQL would refuse the query: its integer columns stop at 2^31 - 1)
+
+
+def _id(value):
+    number = int(value)
+    return number if number <= MAX_ID else NO_ROW
+
+
 def _ids(values, name):
     out = []
     for value in values[:MAX_FILTER_VALUES]:
@@ -44,7 +54,7 @@ def _ids(values, name):
             continue
         if not _number(value):
             raise Invalid({name: f"{value[:40]!r} is not an id"})
-        out.append(int(value))
+        out.append(_id(value))
     return tuple(out)
 
 
@@ -53,7 +63,7 @@ def collections_param(values):
     ids, slugs = [], []
     for value in values[:MAX_FILTER_VALUES]:
         if _number(value):
-            ids.append(int(value))
+            ids.append(_id(value))
         elif value:
             slugs.append(value[:100])
     if slugs:
