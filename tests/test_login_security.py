@@ -297,3 +297,22 @@ def test_the_error_page_survives_the_database_error(make_app, failure):
         assert "Service unavailable" in page and "nothing was saved" in page
     else:  # PostgreSQL says so as a ProgrammingError: a bug's error page
         assert response.status_code == 500 and "Something went wrong" in page
+
+
+def test_a_set_password_link_signs_in_on_a_fresh_session_too(app, client):
+    """Every way in renews the session: a CSRF token from before the link was used is refused after."""
+    from kb.accounts import links, operations
+
+    with app.app_context():
+        user = operations.create_user(email="hana@example.com", name="Hana", role="agent",
+                                      password="first-passphrase-7")
+        secret = links.issue(user, days=7).secret
+        db.session.commit()
+    before = _token(client)
+    page = client.get(f"/set-password/{secret}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post(f"/set-password/{secret}", data={"password": "a-new-passphrase-8",
+                                                            "confirm": "a-new-passphrase-8", "csrf_token": token})
+    assert response.status_code == 302 and client.get("/onboarding/").status_code == 200
+    response = client.post("/logout", data={"csrf_token": before})
+    assert response.status_code == 400 and "Form expired" in response.get_data(as_text=True)

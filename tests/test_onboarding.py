@@ -524,3 +524,17 @@ def test_reminders_before_and_after_the_due_date_once_a_day_and_a_lead_digest(ap
             Notification.key.like("onboarding-digest:%")).one()
         assert "Hire 1: Day 1–3" in digest.body and "Hire 0" not in digest.body
         assert db.session.query(Notification).filter_by(user_id=h0.id).count() == 0
+
+
+def test_path_and_section_titles_lose_bidirectional_controls(app, ob):
+    """A right-to-left override in a title would show a hire (and the lead's report) the words backwards."""
+    from kb.onboarding import paths
+
+    with app.app_context():
+        lead = db.session.get(User, ob["lead"].id)
+        path = paths.create_path(name="\u202eDay 4: returns", team=db.session.get(Team, ob["cohort"].id), actor=lead,
+                                 sections=["\u2066Week 2\u2069 \u200fextras"])
+        paths.rename_section(path.sections[0], "\u202dNew\u202c title", lead)
+        db.session.commit()
+        assert path.name == "Day 4: returns"
+        assert path.sections[0].title == "New title"

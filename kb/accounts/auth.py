@@ -106,6 +106,13 @@ def _throttle(setting, **kwargs):
                          on_breach=_too_many_attempts, **kwargs)
 
 
+def start_session(user, remember=False):
+    """Sign `user` in on a fresh session (and so a fresh CSRF secret): nothing planted in the session before
+    sign-in survives it. Every way in (password, set-password link, SSO) goes through here."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @_throttle("LOGIN_RATE_LIMIT_ADDRESS")
 @_throttle("LOGIN_RATE_LIMIT_ACCOUNT", key_func=_account_key)
@@ -119,9 +126,7 @@ def login():
         elif not user.is_active:
             form.email.errors.append("This account is deactivated or has expired; ask an admin.")
         else:
-            # A fresh session (and so a fresh CSRF secret): nothing planted in it before sign-in survives.
-            session.clear()
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             user.last_login_at = utcnow()
             db.session.commit()
             return redirect(next_url if is_safe_next(next_url) else url_for("cards.home"))

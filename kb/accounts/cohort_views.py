@@ -1,7 +1,7 @@
 """Cohort pages: a lead imports hires from a CSV, sees what the import did and downloads its links once; a
 hire opens their set-password link. Thin: the rules live in kb.accounts.cohort and kb.accounts.links."""
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
@@ -139,8 +139,10 @@ def set_password(secret):
             return render_template("accounts/set_password.html", form=None, refused=str(exc)), 410
         else:
             db.session.commit()
+            from kb.accounts.auth import start_session
+
             logout_user()
-            login_user(user)
+            start_session(user)
             flash("Your password is set: you are signed in. Next time, sign in with your e-mail address and it.",
                   "success")
             return redirect(url_for("onboarding.mine"))

@@ -12,13 +12,12 @@ from datetime import date
 import requests
 from authlib.integrations.flask_client import OAuth, OAuthError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_login import login_user
 from joserfc.errors import JoseError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kb import audit
-from kb.accounts.auth import LoginForm, is_safe_next
+from kb.accounts.auth import LoginForm, is_safe_next, start_session
 from kb.accounts.emails import clean_email, email_key
 from kb.accounts.operations import EMAIL, InvalidAccount, create_team, create_user, find_team, find_user
 from kb.dates import local_day, utcnow
@@ -212,7 +211,8 @@ def callback():
                            400)
     try:
         user = account_for(claims, utcnow())
-        login_user(user)
+        next_url = session.pop("sso_next", None)
+        start_session(user)
         user.last_login_at = utcnow()
         db.session.commit()
     except Refused as exc:
@@ -221,7 +221,6 @@ def callback():
     except IntegrityError:  # the same person's first sign-in, twice at once: the other one won
         db.session.rollback()
         return _login_page("Your account was being set up by another sign-in; please try again.", 400)
-    next_url = session.pop("sso_next", None)
     return redirect(next_url if is_safe_next(next_url) else url_for("cards.home"))
 
 

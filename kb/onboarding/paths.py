@@ -9,6 +9,7 @@ from kb import audit
 from kb.dates import utcnow
 from kb.extensions import db
 from kb.models import Card, Path, PathAssignment, PathItem, PathSection
+from kb.text import clean_line
 from kb.validation import Invalid
 
 NAME_MAX, SECTION_MAX = 120, 120
@@ -16,7 +17,7 @@ DUE_DAYS_MAX = 365
 
 
 def _name(value, what, limit):
-    value = " ".join((value or "").split())
+    value = clean_line(value)  # no bidirectional controls: a "‮" must not turn a title around
     if not value:
         raise Invalid({what: "is required"})
     if len(value) > limit:
