@@ -46,11 +46,6 @@ class Reading:
     read_at: object = None
     acknowledged_at: object = None
 
-    def done(self, must_acknowledge):
-        if self.read is None or self.updated:
-            return False
-        return not must_acknowledge or self.acknowledged is not None
-
 
 def acknowledged_of(row, served_number, materials):
     """The revision this person's "I understood" still stands for, or None: confirming a wording that a
