@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python bench/load_bench.py [--cards N] [--agents A] [--experts E] [--seconds S]
                                            [--database sqlite|postgresql://user@host:port/db]
-                                           [--workers W] [--threads T] [--clients C] [--timeout S]
+                                           [--workers W] [--threads T] [--think S] [--clients C]
+                                           [--timeout S]
 Why (issue 12, "Load"): a support team's busiest weeks. 50 agents search as they type, open a card and copy
 its answer; 5 experts edit cards and verify them, for 60 s, against gunicorn with its recommended workers,
 on SQLite and on PostgreSQL, 100,000 cards. Targets: no error responses; search p95 <= 150 ms; every
@@ -16,6 +17,11 @@ the server little (production uses scrypt: a real sign-in costs more than the fi
 `kb reindex`; rate limits raised so the bench measures kb, not its limiter. JOBS_ENABLED=False: every
 worker brings its index up to the change feed after each commit and before each search
 (kb.search.query.searcher), so no feed job is needed.
+Agents: each types a query (a request per keystroke that kb.js's 120 ms debounce lets through), opens the
+results page and a card, copies the answer, then reads the customer's next message for --think seconds on
+average (default 10: a live-chat agent with two or three chats open searches far less often; real rates
+are nearer one search in 20-30 s). --think 0 is a stress test (0.5-2 s between searches, every agent typing
+almost all the time): it shows where the machine saturates, not a support team's day.
 Load: simulated people are threads across a few client processes (so the client's GIL is not what is
 measured), each signed in through the real login form. Numbers only, no assertions.
 """
@@ -49,6 +55,7 @@ KINDS = ("login", "suggest", "search page", "card page", "copy", "copied", "edit
 SEARCH_KINDS = ("suggest", "search page")
 SEARCHABLE_WITHIN = 2.0  # seconds, the issue's target
 POLL_GIVE_UP = 15.0  # seconds after the POST: an edit not found by then counts as never searchable
+POLL_EVERY = 0.1  # seconds between an expert's looks (each a full results page: the polling is load too)
 
 
 def recommended_workers():
@@ -335,7 +342,9 @@ class Client:
         time.sleep(max(0.0, min(self.rnd.uniform(low, high), end - time.time())))
 
 
-def agent_loop(c, texts, end):
+def agent_loop(c, texts, end, think):
+    """Search as one types, open a result, copy its answer; then `think` seconds on average (0.5x to 1.5x)
+    reading the customer's next message before the next search (0: only 0.5 to 2 s, a stress test)."""
     rnd = c.rnd
     while time.time() < end:
         text = rnd.choice(texts)
@@ -366,7 +375,7 @@ def agent_loop(c, texts, end):
                     is not None and csrf:
                 c.call("copied", "POST", f"/cards/{card_id}/copied", data={"sid": sid},
                        headers={"X-CSRFToken": csrf.group(1)})
-        c.pause(0.5, 2, end)
+        c.pause(*((0.5 * think, 1.5 * think) if think else (0.5, 2)), end)
 
 
 def expert_loop(c, live_ids, end, edits, pollers):
@@ -422,20 +431,21 @@ def poll_searchable(c, record):
         if r is not None and any(int(i) == record["card"] for i, _ in CARD_LINK.findall(r.text)):
             record["found"] = time.time()
             return
-        time.sleep(0.05)
+        time.sleep(POLL_EVERY)
 
 
-def client_process(base, people, texts, live_ids, start_at, end, seed, out):
+def client_process(base, people, texts, live_ids, start_at, end, seed, out, think):
     """One client process: a thread per person; its records go back through `out` at the end."""
     records, errors, edits, pollers = [], [], [], []
 
     def person(role, email, k):
         c = Client(base, role, email, random.Random(seed * 1000 + k), records, errors)
-        time.sleep(max(0.0, start_at - time.time()) + c.rnd.uniform(0, 2))  # not all in the same millisecond
+        # Not all in the same millisecond: agents are at different points of their conversations.
+        time.sleep(max(0.0, start_at - time.time()) + c.rnd.uniform(0, think if role == "agent" and think else 2))
         if not c.login():
             return
         if role == "agent":
-            agent_loop(c, texts, end)
+            agent_loop(c, texts, end, think)
         else:
             expert_loop(c, live_ids, end, edits, pollers)
 
@@ -466,6 +476,7 @@ def consistency(folder):
     with app.app_context():
         name, ix = si.open_index(si.index_dir(), create=False)
         head = si.feed_head()
+        waiting = si.status(repair=False)
         with ix.searcher() as s:
             meta = si.read_meta(s)
             docs = {}
@@ -511,6 +522,7 @@ def consistency(folder):
         db.engine.dispose()
     return {"differences": differences, "examples": examples, "cards_db": len(db_ids), "cards_index": len(docs),
             "watermark": meta.get("watermark"), "feed_head": head, "text_checked": text_checked,
+            "lag": waiting["lag"], "usage_waiting": waiting["usage_waiting"],
             "generation": name}
 
 
@@ -591,6 +603,9 @@ def main():
     parser.add_argument("--workers", type=int, default=recommended_workers(),
                         help="gunicorn workers (default: gunicorn's (2 x cores) + 1)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gunicorn's default 1)")
+    parser.add_argument("--think", type=float, default=10.0,
+                        help="an agent's mean seconds between one search's copy and the next search (reading "
+                             "the customer's next message); 0 for a stress test with 0.5 to 2 s")
     parser.add_argument("--clients", type=int, default=4, help="client processes the simulated people share")
     parser.add_argument("--timeout", type=float, default=3600, help="hard limit for the whole run (s)")
     parser.add_argument("--keep-log", metavar="PATH", help="copy gunicorn's log here")
@@ -657,11 +672,11 @@ def main():
         end = start_at + args.seconds
         for k, group in enumerate(groups):
             child = ctx.Process(target=client_process, daemon=True,
-                                args=(base, group, texts, setup["live_ids"], start_at, end, k + 1, queue))
+                                args=(base, group, texts, setup["live_ids"], start_at, end, k + 1, queue, args.think))
             child.start()
             children.append(child)
-        print(f"load: {args.agents} agents and {args.experts} experts in {len(groups)} client processes for "
-              f"{args.seconds:.0f} s …", flush=True)
+        print(f"load: {args.agents} agents (thinking {args.think:g} s on average between searches) and "
+              f"{args.experts} experts in {len(groups)} client processes for {args.seconds:.0f} s …", flush=True)
         server_cpu = cpu_seconds(proc.pid)
         results = [queue.get(timeout=args.seconds + 180) for _ in children]
         server_cpu = cpu_seconds(proc.pid) - server_cpu
@@ -687,8 +702,9 @@ def main():
 
         c = consistency(folder)
         print(f"\nconsistency: index {c['generation']} holds {c['cards_index']} cards, database {c['cards_db']}; "
-              f"index watermark {c['watermark']}, change feed head {c['feed_head']} (lag "
-              f"{max(0, (c['feed_head'] or 0) - (c['watermark'] or 0))}); answer text compared for "
+              f"index watermark {c['watermark']}, change feed head {c['feed_head']} (content changes not applied: "
+              f"{c['lag']}; usage-level rows waiting for the index-feed job, on purpose: {c['usage_waiting']}); "
+              f"answer text compared for "
               f"{c['text_checked']} cards (every edited one and a 2% sample)")
         print(f"index and database agree: {'yes' if not c['differences'] else 'no'} ({c['differences']} differences)")
         for line in c["examples"]:

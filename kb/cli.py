@@ -334,7 +334,8 @@ def index_status_command(as_json, catch_up, optimize):
         click.echo(json.dumps(info, indent=2))
     else:
         click.echo(f"{'state':<11} {INDEX_STATES.get(info['state'], info['state'])}")
-        for key in ("generation", "documents", "watermark", "feed_head", "lag", "segments", "language"):
+        for key in ("generation", "documents", "watermark", "feed_head", "lag", "usage_waiting", "segments",
+                    "language"):
             click.echo(f"{key.replace('_', ' '):<11} {'-' if info[key] is None else info[key]}")
     if info["state"] != "ok" or info["lag"]:
         raise SystemExit(1)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 from sqlalchemy.orm.attributes import set_committed_value
@@ -308,6 +308,14 @@ class CardChange(db.Model):
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     card_id: Mapped[int] = mapped_column(index=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # CONTENT (wording, status, anything a search filters or shows) or USAGE (only the card's usage level,
+    # a mild ranking boost): usage rows wait for the next content change or the index-feed job, so a busy
+    # day's views do not each cost an index commit and a refresh of every searcher.
+    kind: Mapped[str] = mapped_column(String(8), default="content", server_default="content")
+
+    CONTENT, USAGE = "content", "usage"
+
+    __table_args__ = (Index("ix_card_changes_kind_seq", "kind", "seq"),)
 
 
 class AuditEvent(db.Model):

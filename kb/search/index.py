@@ -469,6 +469,12 @@ def feed_head(session=None):
     return (session or db.session).scalar(select(func.max(CardChange.seq))) or 0
 
 
+def content_head(session=None):
+    """The newest feed row that changes what a search finds or shows (usage rows can wait)."""
+    return (session or db.session).scalar(
+        select(func.max(CardChange.seq)).where(CardChange.kind == CardChange.CONTENT)) or 0
+
+
 # -- Rebuilding -------------------------------------------------------------------------------------
 
 def reindex(root=None, procs=1, progress=None):
@@ -768,21 +774,27 @@ def status(root=None, repair=True):
     if info is None:
         state = "rebuilding" if repair or is_rebuilding(root) or is_rebuild_running(root) else "corrupt"
         return {"state": state, "generation": current_generation(root), "documents": None, "watermark": None,
-                "feed_head": head, "lag": None, "segments": None, "language": language(), "schema": None}
+                "feed_head": head, "lag": None, "usage_waiting": None, "segments": None, "language": language(),
+                "schema": None}
     return info
 
 
 def _status(root, head):
+    """`lag`: content changes the index has not applied; `usage_waiting`: usage-level rows, which wait
+    for the next content change or the index-feed job on purpose (kb.search.usage)."""
     name, ix = open_index(root, create=False)
     if ix is None:
         return {"state": "ok", "generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
-                "segments": 0, "language": language(), "schema": SCHEMA_VERSION}
+                "usage_waiting": 0, "segments": 0, "language": language(), "schema": SCHEMA_VERSION}
     with ix.searcher() as searcher:
         meta = read_meta(searcher)
         documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
         segments = len(ix._segments())
+    waiting = dict(db.session.execute(select(CardChange.kind, func.count()).where(
+        CardChange.seq > meta["watermark"]).group_by(CardChange.kind)).all())
     return {"state": "ok", "generation": name, "documents": documents, "watermark": meta["watermark"],
-            "feed_head": head, "lag": max(0, head - meta["watermark"]), "segments": segments,
+            "feed_head": head, "lag": waiting.get(CardChange.CONTENT, 0), "segments": segments,
+            "usage_waiting": waiting.get(CardChange.USAGE, 0),
             "language": meta.get("language", language()), "schema": meta.get("schema", 1)}
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import url_for
 from markupsafe import escape
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from kb.dates import utcnow
 from kb.deferred import later
@@ -156,8 +156,8 @@ def _fallback_hit(card, revision):
 
 def cards_for(hits):
     ids = [h.id for h in hits]
-    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(
-        selectinload(Card.state), selectinload(Card.collection), selectinload(Card.owner))).all()
+    # One query: hit_json reads the collection and nothing else related (as-you-type runs this per keystroke).
+    cards = db.session.scalars(select(Card).where(Card.id.in_(ids)).options(joinedload(Card.collection))).all()
     prefetch(cards)
     return {c.id: c for c in cards}
 

@@ -12,7 +12,9 @@ def record(card_id, user_id, kind, search_ref=None, now=None):
     commits (pages run this after their response, through `kb.deferred.later`).
 
     The index only hears of it when the card moves up a usage level (log scale), so counting stays
-    cheap and a view writes no change-feed row. Rows are created race-free (insert, ignoring conflicts).
+    cheap and a view writes no change-feed row; a level change writes a usage row, which waits for the
+    next content change or the index-feed job (each index commit makes every searcher refresh: a commit
+    per view saturated the workers under load). Rows are created race-free (insert, ignoring conflicts).
     """
     now = now or utcnow()
     before = db.session.execute(select(CardUsage.views, CardUsage.copies).filter_by(card_id=card_id)).first()
@@ -35,8 +37,8 @@ def record(card_id, user_id, kind, search_ref=None, now=None):
                            .values({target.key: card_id}))
     after = db.session.execute(select(CardUsage.views, CardUsage.copies).filter_by(card_id=card_id)).first()
     if usage_level(*after) != (usage_level(*before) if before else 0):
-        db.session.add(CardChange(card_id=card_id, changed_at=now))
-        db.session.info["kb.feed_written"] = True
+        # No "kb.feed_written": the index applies usage with the next content change or its feed job.
+        db.session.add(CardChange(card_id=card_id, changed_at=now, kind=CardChange.USAGE))
 
 
 def recently_viewed(user, limit=8):
