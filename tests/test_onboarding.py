@@ -510,10 +510,13 @@ def test_reminders_before_and_after_the_due_date_once_a_day_and_a_lead_digest(ap
     with app.app_context():
         start = db.session.get(Path, ob["path"]).assignments[0].assigned_at
         assert reminders.send_reminders(start + DAY) == (0, 0)  # due in two days: nothing yet
-        sent, digests = reminders.send_reminders(start + 2 * DAY + timedelta(hours=1))
+        first = start + 2 * DAY + timedelta(hours=1)
+        sent, digests = reminders.send_reminders(first)
         db.session.commit()
         assert (sent, digests) == (2, 0)  # h1 and h2 are due within 24 h (the lead runs the cohort)
-        assert reminders.send_reminders(start + 2 * DAY + timedelta(hours=5)) == (0, 0)  # once a day
+        # Once a day: later the same (UTC) day. (Five hours later crossed midnight when run after 19:00.)
+        last_second = first.replace(hour=23, minute=59, second=59, microsecond=0)
+        assert reminders.send_reminders(last_second) == (0, 0)
         sent, digests = reminders.send_reminders(start + 4 * DAY)
         db.session.commit()
         assert (sent, digests) == (2, 1)
