@@ -24,8 +24,13 @@ pidfile = _env("PIDFILE", None)
 # posting cache (SEARCH_CACHE_MB) and its own database connections, so a big host would otherwise spend its
 # memory on idle copies.
 workers = _env("WORKERS", min(2 * multiprocessing.cpu_count() + 1, _env("MAX_WORKERS", 8, int)), int)
-# Threads let a worker overlap requests that wait on the database or the index lock (gthread worker).
-threads = _env("THREADS", 4, int)
+# One thread a worker (gunicorn's sync worker): kb's requests spend their time on the CPU (search,
+# rendering), and threads in one process contend for its interpreter lock. Measured with
+# bench/load_bench.py at 20,000 cards on 2 cores: search p95 600 ms with 1 thread, 716-930 ms with 4, and
+# edits searchable at p95 0.8 s against 1.4 s. The sync worker needs a buffering reverse proxy in front
+# (README, "Deploying"). KB_GUNICORN_THREADS=4 gives the gthread worker, for hosts whose database is
+# far away (requests waiting on the network rather than the CPU).
+threads = _env("THREADS", 1, int)
 # A request that takes longer is killed and its worker replaced (searches take milliseconds; the longest
 # pages, a lead's report or an import, take seconds).
 timeout = _env("TIMEOUT", 60, int)

@@ -264,7 +264,7 @@ def test_gunicorn_settings_default_to_capped_workers_without_preloading(monkeypa
 
     settings = gunicorn_settings(monkeypatch)
     assert settings["workers"] == min(2 * multiprocessing.cpu_count() + 1, 8)
-    assert settings["preload_app"] is False and settings["max_requests"] > 0 and settings["threads"] > 1
+    assert settings["preload_app"] is False and settings["max_requests"] > 0 and settings["threads"] == 1
     assert "logconfig_dict" not in settings
 
 

@@ -417,3 +417,27 @@ def test_feed_commits_merge_small_segments_without_rewriting_them_each_time(monk
     assert sum(seg.docs for seg in segments) == 20_000 + 2000  # nothing lost or doubled
     assert rewritten / 1000 < 40, rewritten / 1000
     assert most <= 5
+
+
+def test_a_refresh_that_meets_a_removed_segment_starts_over_and_searches_go_on(app, world, monkeypatch):
+    """A writer may remove a merged-away segment's files while a searcher reads the new TOC: the refresh
+    tries again. The first try must leave the old readers whole (it closed the files of the segment it
+    had taken over, and the second try failed on them: "This file is already closed", 500s under load)."""
+    with app.app_context():
+        si.reindex()
+        assert found("shipping") == [world["shipping_card"].id]
+        card = db.session.get(Card, world["shipping_card"].id)
+        operations.edit_card(card, author=card.owner, answer="Parcels travel by wombat.")
+        db.session.commit()  # deletes the card's old document from the big segment, adds a new segment
+        failures = []
+
+        class Once(query.SegmentReader):
+            def __init__(self, *args, **kwargs):
+                if not failures:
+                    failures.append(1)
+                    raise FileNotFoundError("a merged segment's file is gone")
+                super().__init__(*args, **kwargs)
+
+        monkeypatch.setattr(query, "SegmentReader", Once)
+        assert found("wombat") == [card.id] and found("shipping") == [card.id]  # once: the old document is gone
+        assert failures  # the refresh did meet the removed file

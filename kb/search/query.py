@@ -304,19 +304,23 @@ def _searcher():
 
 
 def _with_deletions(old, segment, toc):
-    """A reader of `segment` taking over `old`'s open files and terms, with a per-document reader for the
+    """A reader of `segment` sharing `old`'s open files and terms, with a per-document reader for the
     segment's new deletions. A segment's files never change after its commit, only its deletion list in
     the TOC; opening them again copied every posting into memory (whoosh-reloaded's BufferFile): 40 ms
-    and 45 MB per thread for each commit at 20,000 cards, which saturated the workers under load. `old`
-    is left closed without closing what it handed over."""
+    and 45 MB per thread for each commit at 20,000 cards, which saturated the workers under load.
+    `old` stays usable until `refreshed` succeeds (see `_hand_over`)."""
     reader = SegmentReader.__new__(SegmentReader)
     reader.schema, reader.is_closed = toc.schema, False
     reader._segment, reader._segid, reader._gen = segment, segment.segment_id(), toc.generation
     reader._storage, reader._codec, reader._terms = old._storage, old._codec, old._terms
     reader._perdoc = old._codec.per_document_reader(old._storage, segment)
+    return reader
+
+
+def _hand_over(old):
+    """`old` gave its files to a new reader: closed, without closing them."""
     old._perdoc.close()
     old.is_closed = True
-    return reader
 
 
 def refreshed(old):
@@ -328,26 +332,33 @@ def refreshed(old):
     """
     ix = old._ix
     for attempt in range(10):
+        readers, reused, handed, opened = [], set(), [], []
         try:
             toc = ix._read_toc()
             previous = {r.segment().segment_id(): r for r, _ in old.reader().leaf_readers()
                         if r.segment() is not None}
-            readers, reused = [], set()
             for segment in toc.segments:
                 reader = previous.get(segment.segment_id())
                 if reader is not None and reader.segment().deleted_count() == segment.deleted_count():
                     reused.add(segment.segment_id())
                 elif reader is not None:
+                    handed.append(reader)
                     reader = _with_deletions(reader, segment, toc)
+                    opened.append((reader, reader._perdoc.close))
                     reused.add(segment.segment_id())
                 else:
                     reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                    opened.append((reader, reader.close))
                 readers.append(reader)
             break
         except OSError:  # a writer removed a merged segment's files while we read the TOC: read it again
+            for _, close in opened:  # the old readers are untouched, so the next attempt starts over
+                close()
             if attempt == 9:
                 raise
             time.sleep(0.05)
+    for reader in handed:
+        _hand_over(reader)
     if not readers:
         reader = EmptyReader(toc.schema)
     elif len(readers) == 1:
