@@ -284,23 +284,34 @@ def _drop_searcher():
 
 def _searcher():
     root = search_index.index_dir()
-    current = search_index.current_generation(root)
-    held = getattr(_local, "held", None)
-    if held is None or held[0] != root or held[1] != current or current is None:
-        _drop_searcher()
-        name, ix = search_index.open_index(root)
-        held = _local.held = [root, name, ix.searcher()]
-    s = held[2]
-    engine.arrays.budget = current_app.config["SEARCH_CACHE_MB"] * 1024 * 1024
-    if not s.up_to_date():
-        s = held[2] = refreshed(s)
+    s = held(root)
     meta = search_index.read_meta(s)
     search_index.upgrade_if_older(meta, root)
     if meta["watermark"] < search_index.content_head():  # pending usage rows alone wait (kb.search.usage)
         result = search_index.apply_feed(root, timeout=current_app.config["SEARCH_CATCHUP_TIMEOUT"])
         if result.applied:
-            s = held[2] = refreshed(s)
+            s = held(root)
     return s
+
+
+def held(root):
+    """This thread's searcher on `root`'s live generation, refreshed to its latest commit (no catch-up
+    with the feed). The feed's writer reads the committed state through it too (kb.search.index)."""
+    current = search_index.current_generation(root)
+    kept = getattr(_local, "held", None)
+    if kept is None or kept[0] != root or kept[1] != current or current is None:
+        _drop_searcher()
+        name, ix = search_index.open_index(root)
+        kept = _local.held = [root, name, ix.searcher()]
+    engine.arrays.budget = current_app.config["SEARCH_CACHE_MB"] * 1024 * 1024
+    if not kept[2].up_to_date():
+        kept[2] = refreshed(kept[2])
+    return kept[2]
+
+
+def held_generation():
+    kept = getattr(_local, "held", None)
+    return None if kept is None else kept[1]
 
 
 def _with_deletions(old, segment, toc):
