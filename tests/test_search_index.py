@@ -441,3 +441,27 @@ def test_a_refresh_that_meets_a_removed_segment_starts_over_and_searches_go_on(a
         monkeypatch.setattr(query, "SegmentReader", Once)
         assert found("wombat") == [card.id] and found("shipping") == [card.id]  # once: the old document is gone
         assert failures  # the refresh did meet the removed file
+
+
+def test_a_searcher_in_use_stays_open_while_this_thread_applies_the_feed(app, world):
+    """A search holds its searcher while it catches up with the feed; another process committed in
+    between. Applying the feed must not refresh that searcher in place: that closed the readers under
+    the search (ReaderClosed, 500s under load)."""
+    with app.app_context():
+        si.reindex()
+        held = query.searcher()
+        app.config["SEARCH_SYNC_ON_COMMIT"] = False
+        try:
+            for card_key, word in (("shipping_card", "wombat"), ("billing_card", "numbat")):
+                card = db.session.get(Card, world[card_key].id)
+                operations.edit_card(card, author=card.owner, answer=f"Parcels travel by {word}.")
+                db.session.commit()
+                if word == "wombat":  # another host applies this one
+                    other = threading.Thread(target=lambda: app.app_context().push() or si.apply_feed())
+                    other.start()
+                    other.join()
+            si.apply_feed()
+        finally:
+            app.config["SEARCH_SYNC_ON_COMMIT"] = True
+        assert held.reader().doc_frequency("content", "parcel") >= 0  # still readable
+        assert found("numbat") == [world["billing_card"].id]

@@ -437,13 +437,12 @@ def merge_small_segments(writer, segments):
 
 
 def _committed(writer, root, name):
-    """The index as committed, for a writer holding the lock: this thread's search reader, refreshed
-    (it shares the open files of every segment that did not change), or a new reader when the thread
-    has none on this generation. Opening every segment afresh copies all its postings into memory
-    (whoosh-reloaded's BufferFile): ~36 ms per edit at 20,000 cards, ~180 ms at 100,000."""
+    """The index as committed, for a writer holding the lock: this thread's search reader when it is on
+    the latest commit, or a new reader otherwise. Opening every segment afresh copies all its postings
+    into memory (whoosh-reloaded's BufferFile): ~36 ms per edit at 20,000 cards."""
     from kb.search import query  # query reads the index through this module
 
-    searcher = query.held(root) if query.held_generation() == name else None
+    searcher = query.held_as_is(root, name)
     if searcher is None or searcher.reader().generation() != writer.generation - 1:
         return writer.searcher()
     return nullcontext(searcher)  # the thread's own: left open

@@ -296,7 +296,7 @@ def _searcher():
 
 def held(root):
     """This thread's searcher on `root`'s live generation, refreshed to its latest commit (no catch-up
-    with the feed). The feed's writer reads the committed state through it too (kb.search.index)."""
+    with the feed)."""
     current = search_index.current_generation(root)
     kept = getattr(_local, "held", None)
     if kept is None or kept[0] != root or kept[1] != current or current is None:
@@ -309,9 +309,13 @@ def held(root):
     return kept[2]
 
 
-def held_generation():
+def held_as_is(root, name):
+    """This thread's searcher if it is on `name` and up to date, else None. Never refreshed here: a
+    refresh closes the readers it replaces, and a caller up the stack may still be using them."""
     kept = getattr(_local, "held", None)
-    return None if kept is None else kept[1]
+    if kept is None or kept[0] != root or kept[1] != name or not kept[2].up_to_date():
+        return None
+    return kept[2]
 
 
 def _with_deletions(old, segment, toc):
