@@ -497,14 +497,13 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
             session.close()
 
 
-def feed_head(session=None):
-    return (session or db.session).scalar(select(func.max(CardChange.seq))) or 0
-
-
-def content_head(session=None):
-    """The newest feed row that changes what a search finds or shows (usage rows can wait)."""
-    return (session or db.session).scalar(
-        select(func.max(CardChange.seq)).where(CardChange.kind == CardChange.CONTENT)) or 0
+def feed_head(session=None, kind=None):
+    """The newest feed row; of one `kind` if given (CONTENT: what changes what a search finds or shows,
+    since usage rows can wait)."""
+    query = select(func.max(CardChange.seq))
+    if kind is not None:
+        query = query.where(CardChange.kind == kind)
+    return (session or db.session).scalar(query) or 0
 
 
 # -- Rebuilding -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from flask import current_app
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 
+from kb.models import CardChange
 from kb.search import analysis, engine, snippets
 from kb.search import index as search_index
 from kb.verification import policy
@@ -287,7 +288,8 @@ def _searcher():
     s = held(root)
     meta = search_index.read_meta(s)
     search_index.upgrade_if_older(meta, root)
-    if meta["watermark"] < search_index.content_head():  # pending usage rows alone wait (kb.search.usage)
+    # Pending usage rows alone wait (kb.search.usage).
+    if meta["watermark"] < search_index.feed_head(kind=CardChange.CONTENT):
         result = search_index.apply_feed(root, timeout=current_app.config["SEARCH_CATCHUP_TIMEOUT"])
         if result.applied:
             s = held(root)
@@ -347,7 +349,7 @@ def refreshed(old):
     """
     ix = old._ix
     for attempt in range(10):
-        readers, reused, handed, opened = [], set(), [], []
+        readers, reused, handed, closers = [], set(), [], []
         try:
             toc = ix._read_toc()
             previous = {r.segment().segment_id(): r for r, _ in old.reader().leaf_readers()
@@ -359,15 +361,15 @@ def refreshed(old):
                 elif reader is not None:
                     handed.append(reader)
                     reader = _with_deletions(reader, segment, toc)
-                    opened.append((reader, reader._perdoc.close))
+                    closers.append(reader._perdoc.close)
                     reused.add(segment.segment_id())
                 else:
                     reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
-                    opened.append((reader, reader.close))
+                    closers.append(reader.close)
                 readers.append(reader)
             break
         except OSError:  # a writer removed a merged segment's files while we read the TOC: read it again
-            for _, close in opened:  # the old readers are untouched, so the next attempt starts over
+            for close in closers:  # the old readers are untouched, so the next attempt starts over
                 close()
             if attempt == 9:
                 raise
