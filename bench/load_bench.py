@@ -27,6 +27,7 @@ measured), each signed in through the real login form. Numbers only, no assertio
 """
 import argparse
 import html.parser
+import json
 import multiprocessing
 import os
 import random
@@ -609,7 +610,11 @@ def main():
     parser.add_argument("--clients", type=int, default=4, help="client processes the simulated people share")
     parser.add_argument("--timeout", type=float, default=3600, help="hard limit for the whole run (s)")
     parser.add_argument("--keep-log", metavar="PATH", help="copy gunicorn's log here")
+    parser.add_argument("--keep", metavar="DIR", help="SQLite only: build the instance (cards, people, index) "
+                                                      "once into DIR and run each time on a fresh copy of it")
     args = parser.parse_args()
+    if args.keep and args.database != "sqlite":
+        parser.error("--keep is for SQLite (a PostgreSQL run creates its database each time)")
 
     def expired(signum, frame):
         raise HardTimeout(f"hard timeout of {args.timeout:.0f} s reached")
@@ -627,8 +632,13 @@ def main():
         url = None
         if args.database != "sqlite":
             url, pg_name = pg_create(args.database)
-        settings = write_config(folder, url)
         env = dict(os.environ, KB_INSTANCE_PATH=folder)
+        kept = args.keep and os.path.exists(os.path.join(args.keep, "setup.json"))
+        if kept:
+            shutil.copytree(args.keep, folder, dirs_exist_ok=True)
+            settings = {}
+        else:
+            settings = write_config(folder, url)
         try:
             commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                                     cwd=ROOT).stdout.strip()
@@ -638,13 +648,22 @@ def main():
         print(f"kb commit {commit}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         print(f"instance config: {shown}")
         print(f"database: {'SQLite in the instance folder' if url is None else 'PostgreSQL, database ' + pg_name}")
-        seconds, out = kb_command(env, "init")
-        print(f"set-up: kb init in {seconds:.1f} s ({out.splitlines()[-1] if out else ''})", flush=True)
-        setup = set_up(folder, args.cards, args.agents, args.experts)
-        print(f"set-up: {args.cards} cards ({len(TOPICS)} collections) and {args.agents} agents + {args.experts} "
-              f"experts in {setup['seconds']:.1f} s", flush=True)
-        seconds, out = kb_command(env, "reindex", "--procs", "2")
-        print(f"set-up: kb reindex in {seconds:.1f} s ({out.splitlines()[-1] if out else ''})", flush=True)
+        if kept:
+            setup = json.load(open(os.path.join(folder, "setup.json")))
+            print(f"set-up: a copy of {args.keep} ({len(setup['live_ids'])} live cards; --cards, --agents and "
+                  f"--experts as when it was built)", flush=True)
+        else:
+            seconds, out = kb_command(env, "init")
+            print(f"set-up: kb init in {seconds:.1f} s ({out.splitlines()[-1] if out else ''})", flush=True)
+            setup = set_up(folder, args.cards, args.agents, args.experts)
+            print(f"set-up: {args.cards} cards ({len(TOPICS)} collections) and {args.agents} agents + "
+                  f"{args.experts} experts in {setup['seconds']:.1f} s", flush=True)
+            seconds, out = kb_command(env, "reindex", "--procs", "2")
+            print(f"set-up: kb reindex in {seconds:.1f} s ({out.splitlines()[-1] if out else ''})", flush=True)
+            if args.keep:
+                shutil.copytree(folder, args.keep, dirs_exist_ok=True)
+                with open(os.path.join(args.keep, "setup.json"), "w") as f:
+                    json.dump(setup, f)
         texts = queries(setup["collection_ids"])
 
         port = free_port()

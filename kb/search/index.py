@@ -26,6 +26,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import columns, fields, index
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, SegmentWriter
@@ -173,7 +174,7 @@ def _new_generation(root, lang):
     path = os.path.join(root, name)
     os.makedirs(path)
     ix = index.create_in(path, schema(lang))
-    with ix.writer() as writer:
+    with ix.writer(compound=COMPOUND) as writer:
         writer.add_document(id=META_ID, meta=json.dumps(new_meta(0, lang)))
     return name, ix
 
@@ -395,10 +396,56 @@ def _pending(session, watermark, limit):
     return rows, new_mark
 
 
+# Segments stay as separate files. Whoosh reads a sub-file of a compound segment through a BytesIO over
+# its memory map, which copies the sub-file: opening a reader of a 100,000-card segment copied ~150 MB
+# (~190 ms of CPU), and every worker opens one after each edit deletes a document from it (28% of the
+# server's CPU under issue 12's load). A plain file is read where it lies.
+COMPOUND = False
+
+
+def hold_files(reader):
+    """Open now every column file of `reader`'s segments (stored fields, field lengths, numeric columns),
+    which Whoosh opens on first use. A merge in another process removes a segment's files once no commit
+    lists it; an open file stays readable, so a reader holding all of its files is a snapshot, where one
+    opening them later found them gone (stored fields None: 500s under load). Raises OSError when the
+    files went before they could be opened: read the TOC again."""
+    for leaf, _ in reader.leaf_readers():
+        perdoc = getattr(leaf, "_perdoc", None)
+        if not isinstance(perdoc, W3PerDocReader) or getattr(perdoc, "kb_held", False):
+            continue
+        names = ["_stored"] + [_lenfield(n) for n, f in leaf.schema.items() if f.scorable] + \
+            [n for n, f in leaf.schema.items() if f.column_type]
+        for name in names:
+            if name not in perdoc._colfiles and (name == "_stored" or perdoc.has_column(name)):
+                perdoc._colfiles[name] = perdoc._get_column_file(name)  # OSError if gone
+        held = set(perdoc._colfiles)
+        if not perdoc._storage.file_exists(W3Codec.column_filename(perdoc._segment, "_stored")):
+            raise FileNotFoundError(f"segment {perdoc._segment.segment_id()} was removed while opened")
+        perdoc.has_column, perdoc.kb_held = held.__contains__, True
+    return reader
+
+
+def open_searcher(ix, attempts=10):
+    """`ix.searcher()` holding all its files (see `hold_files`), tried again if a merge removed a segment
+    meanwhile."""
+    for attempt in range(attempts):
+        searcher = None
+        try:
+            searcher = ix.searcher()
+            hold_files(searcher.reader())
+            return searcher
+        except OSError:
+            if searcher is not None:
+                searcher.close()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _writer(ix, timeout):
     """A writer that waits for the lock up to `timeout` seconds; None if it is still held."""
     try:
-        return SegmentWriter(ix, timeout=timeout, delay=0.05)
+        return SegmentWriter(ix, timeout=timeout, delay=0.05, compound=COMPOUND)
     except LockError:
         return None
 
@@ -528,6 +575,7 @@ def reindex(root=None, procs=1, progress=None):
         # (pickled and merged: slow). SEARCH_INDEX_MEMORY_MB sets it; 100,000 cards need ~1.5 GB a process.
         limit = current_app.config["SEARCH_INDEX_MEMORY_MB"]
         kwargs = {"procs": procs, "limitmb": limit, "multisegment": True} if procs > 1 else {"limitmb": limit}
+        kwargs["compound"] = COMPOUND
         writer = ix.writer(**kwargs)
         count, vocabulary = 0, {}
         try:
@@ -658,7 +706,7 @@ def upgrade(root=None):
         if not mine:
             return False
         _, ix = open_index(root)
-        with ix.searcher() as searcher:
+        with open_searcher(ix) as searcher:
             if not is_older(read_meta(searcher)):
                 return False  # rebuilt by another process meanwhile
         result = reindex(root)
@@ -817,7 +865,7 @@ def _status(root, head):
     if ix is None:
         return {"state": "ok", "generation": None, "documents": 0, "watermark": 0, "feed_head": head, "lag": head,
                 "usage_waiting": 0, "segments": 0, "language": language(), "schema": SCHEMA_VERSION}
-    with ix.searcher() as searcher:
+    with open_searcher(ix) as searcher:
         meta = read_meta(searcher)
         documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
         segments = len(ix._segments())

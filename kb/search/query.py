@@ -296,6 +296,17 @@ def _searcher():
     return s
 
 
+class _Held(list):
+    """[root, generation, searcher] of one thread. When the thread ends its locals go, and this closes the
+    searcher's files rather than leave them to the garbage collector."""
+
+    def __del__(self):
+        try:
+            self[2].close()
+        except Exception:  # noqa: BLE001 — closed already (dropped), or half-made
+            pass
+
+
 def held(root):
     """This thread's searcher on `root`'s live generation, refreshed to its latest commit (no catch-up
     with the feed)."""
@@ -304,7 +315,7 @@ def held(root):
     if kept is None or kept[0] != root or kept[1] != current or current is None:
         _drop_searcher()
         name, ix = search_index.open_index(root)
-        kept = _local.held = [root, name, ix.searcher()]
+        kept = _local.held = _Held([root, name, search_index.open_searcher(ix)])
     engine.arrays.budget = current_app.config["SEARCH_CACHE_MB"] * 1024 * 1024
     if not kept[2].up_to_date():
         kept[2] = refreshed(kept[2])
@@ -323,8 +334,8 @@ def held_as_is(root, name):
 def _with_deletions(old, segment, toc):
     """A reader of `segment` sharing `old`'s open files and terms, with a per-document reader for the
     segment's new deletions. A segment's files never change after its commit, only its deletion list in
-    the TOC; opening them again copied every posting into memory (whoosh-reloaded's BufferFile): 40 ms
-    and 45 MB per thread for each commit at 20,000 cards, which saturated the workers under load.
+    the TOC; opening them again re-read its term index each commit and, for a compound segment,
+    copied every posting into memory (see search_index.COMPOUND).
     `old` stays usable until `refreshed` succeeds (see `_hand_over`)."""
     reader = SegmentReader.__new__(SegmentReader)
     reader.schema, reader.is_closed = toc.schema, False
@@ -362,10 +373,12 @@ def refreshed(old):
                     handed.append(reader)
                     reader = _with_deletions(reader, segment, toc)
                     closers.append(reader._perdoc.close)
+                    search_index.hold_files(reader)
                     reused.add(segment.segment_id())
                 else:
                     reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
                     closers.append(reader.close)
+                    search_index.hold_files(reader)
                 readers.append(reader)
             break
         except OSError:  # a writer removed a merged segment's files while we read the TOC: read it again
