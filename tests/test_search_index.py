@@ -465,3 +465,53 @@ def test_a_searcher_in_use_stays_open_while_this_thread_applies_the_feed(app, wo
             app.config["SEARCH_SYNC_ON_COMMIT"] = True
         assert held.reader().doc_frequency("content", "parcel") >= 0  # still readable
         assert found("numbat") == [world["billing_card"].id]
+
+
+def test_a_searcher_keeps_reading_a_segment_that_another_process_merged_away(app, world):
+    """Another process's merge removes a segment's files once no commit lists it. A searcher opened
+    before must go on reading it whole: it opened every file up front (stored fields opened on first use
+    were gone: 500s under load, 'NoneType' object is not subscriptable)."""
+    with app.app_context():
+        si.reindex()
+        card = db.session.get(Card, world["shipping_card"].id)
+        operations.edit_card(card, author=card.owner, answer="Parcels travel by wombat.")
+        db.session.commit()  # a second segment
+        old = query.searcher()
+        segments = [r.segment().segment_id() for r, _ in old.reader().leaf_readers()]
+        assert len(segments) >= 2
+        merger = threading.Thread(target=lambda: app.app_context().push() or si.optimize())
+        merger.start()
+        merger.join()
+        files = os.listdir(os.path.join(app.config["INDEX_DIR"], si.current_generation(app.config["INDEX_DIR"])))
+        assert not any(s in name for s in segments for name in files)  # the merge removed them
+        stored = [old.stored_fields(n) for n in range(old.doc_count_all()) if not old.reader().is_deleted(n)]
+        assert {s.get("id") for s in stored} >= {str(world["shipping_card"].id), str(world["billing_card"].id)}
+        assert found("wombat") == [card.id]  # and the next search reads the merged segment
+
+
+def test_long_posting_lists_are_decoded_once_per_host_and_shared(app, world, monkeypatch):
+    """A long posting list decoded by one worker is kept beside its segment; another worker (a fresh
+    process, or this one after a restart) reads it instead of decoding, with the same results. Unreadable
+    files only mean decoding again; merged-away segments' files go with the next commit."""
+    from kb.search import engine
+
+    monkeypatch.setattr(engine, "SHARE_MIN", 1)
+    with app.app_context():
+        si.reindex()
+        want = found("shipping")
+        shared = os.path.join(app.config["INDEX_DIR"], si.current_generation(app.config["INDEX_DIR"]), engine.SHARED)
+        kept = [os.path.join(d, f) for d, _, fs in os.walk(shared) for f in fs]
+        assert kept and all(f.endswith(".npy") for f in kept)
+        decoded = []
+        real = engine._blocks
+        monkeypatch.setattr(engine, "_blocks", lambda m: decoded.append(1) or real(m))
+        engine.arrays.clear()  # a new worker
+        assert found("shipping") == want and not decoded
+        for path in kept:  # damaged: decoded again, same answer
+            with open(path, "wb") as f:
+                f.write(b"not an array")
+        engine.arrays.clear()
+        assert found("shipping") == want and decoded
+        before = set(os.listdir(shared))
+        si.optimize()  # merges every segment into a new one
+        assert not before & set(os.listdir(shared))

@@ -36,7 +36,7 @@ from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, CardChange, CardState, CardUsage, Revision
-from kb.search import analysis
+from kb.search import analysis, engine
 from kb.verification import policy
 
 log = logging.getLogger(__name__)
@@ -534,6 +534,7 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
             except BaseException:
                 writer.cancel()  # a failed write must not leave the lock held
                 raise
+            _prune_shared(ix)
             result.applied += len(rows)
             result.watermark = new_mark
             if new_mark == meta["watermark"] or len(rows) < BATCH * 5:
@@ -616,7 +617,16 @@ def optimize(root=None, timeout=None):
     except BaseException:
         writer.cancel()
         raise
+    _prune_shared(ix)
     return True
+
+
+def _prune_shared(ix):
+    """After a commit: the decoded arrays of merged-away segments go (see engine.SHARED)."""
+    try:
+        engine.prune_shared(ix.storage.folder, [seg.segment_id() for seg in ix._segments()])
+    except OSError:  # the next commit tries again
+        log.warning("could not prune decoded postings in %s", ix.storage.folder, exc_info=True)
 
 
 # -- Rebuilding in the background: an older generation, or a corrupted one ------------------------------
