@@ -610,6 +610,8 @@ def main():
     parser.add_argument("--clients", type=int, default=4, help="client processes the simulated people share")
     parser.add_argument("--timeout", type=float, default=3600, help="hard limit for the whole run (s)")
     parser.add_argument("--keep-log", metavar="PATH", help="copy gunicorn's log here")
+    parser.add_argument("--warmup", type=float, default=0, metavar="S",
+                        help="run the same load for S seconds first, not measured (error responses are reported)")
     parser.add_argument("--keep", metavar="DIR", help="SQLite only: build the instance (cards, people, index) "
                                                       "once into DIR and run each time on a fresh copy of it")
     args = parser.parse_args()
@@ -686,28 +688,41 @@ def main():
         rnd.shuffle(people)
         groups = [people[i::args.clients] for i in range(args.clients) if people[i::args.clients]]
         ctx = multiprocessing.get_context("fork")
-        queue = ctx.Queue()
-        start_at = time.time() + 1.0
-        end = start_at + args.seconds
-        for k, group in enumerate(groups):
-            child = ctx.Process(target=client_process, daemon=True,
-                                args=(base, group, texts, setup["live_ids"], start_at, end, k + 1, queue, args.think))
-            child.start()
-            children.append(child)
+
+        def load(seconds, seed):
+            """The simulated people for `seconds`: (records, errors, edits, server CPU seconds, clients' CPU)."""
+            queue, children[:] = ctx.Queue(), []
+            start_at = time.time() + 1.0
+            end = start_at + seconds
+            for k, group in enumerate(groups):
+                child = ctx.Process(target=client_process, daemon=True,
+                                    args=(base, group, texts, setup["live_ids"], start_at, end, seed + k, queue,
+                                          args.think))
+                child.start()
+                children.append(child)
+            cpu = cpu_seconds(proc.pid)
+            results = [queue.get(timeout=seconds + 180) for _ in children]
+            cpu = cpu_seconds(proc.pid) - cpu
+            for child in children:
+                child.join(timeout=10)
+            return ([r for res in results for r in res["records"]], [e for res in results for e in res["errors"]],
+                    [e for res in results for e in res["edits"]], cpu, sum(res["cpu"] for res in results))
+
+        if args.warmup:
+            print(f"warm-up: the same load for {args.warmup:.0f} s, not measured (a host that has been serving: "
+                  f"its workers' caches and the decoded postings on disk are warm) …", flush=True)
+            w_records, w_errors, w_edits, w_cpu, _ = load(args.warmup, 101)
+            print(f"warm-up: {len(w_records)} requests, {len(w_errors)} error responses, {len(w_edits)} edits, "
+                  f"gunicorn CPU {w_cpu:.1f} s", flush=True)
+            for e in w_errors[:10]:
+                print(f"  {e['kind']}: {e['status']} {e['path']} ({e['who']}): {e['body'][:200]}")
         print(f"load: {args.agents} agents (thinking {args.think:g} s on average between searches) and "
               f"{args.experts} experts in {len(groups)} client processes for {args.seconds:.0f} s …", flush=True)
-        server_cpu = cpu_seconds(proc.pid)
-        results = [queue.get(timeout=args.seconds + 180) for _ in children]
-        server_cpu = cpu_seconds(proc.pid) - server_cpu
-        for child in children:
-            child.join(timeout=10)
-        records = [r for res in results for r in res["records"]]
-        errors = [e for res in results for e in res["errors"]]
-        edits = [e for res in results for e in res["edits"]]
+        records, errors, edits, server_cpu, client_cpu = load(args.seconds, 1)
         load_seconds = args.seconds
         report(records, errors, edits, load_seconds)
         print(f"CPU used during the load: gunicorn {server_cpu:.1f} s, the bench's clients "
-              f"{sum(res['cpu'] for res in results):.1f} s, of {os.cpu_count() * load_seconds:.0f} core-seconds "
+              f"{client_cpu:.1f} s, of {os.cpu_count() * load_seconds:.0f} core-seconds "
               f"(the rest went to the database and other processes); load average at the end "
               f"{os.getloadavg()[0]:.1f}")
 

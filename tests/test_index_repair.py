@@ -32,7 +32,10 @@ def corrupt(root, kind):
     """Damage the live generation of the index at `root` as a failing disk or a stray process would."""
     generation = os.path.join(root, si.current_generation(root))
     names = os.listdir(generation)
-    segment = os.path.join(generation, next(n for n in names if n.endswith(".seg")))
+    # Segments are plain files (kb.search.index.COMPOUND): damage the largest one's term dictionary, which
+    # every reader opens first.
+    segment = os.path.join(generation, max((n for n in names if n.endswith(".trm")),
+                                           key=lambda n: os.path.getsize(os.path.join(generation, n))))
     toc = os.path.join(generation, max(n for n in names if n.endswith(".toc")))
     size = os.path.getsize(segment)
     if kind == "truncated segment":

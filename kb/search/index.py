@@ -27,6 +27,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import columns, fields, index
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
+from whoosh.filedb.filetables import FileFormatError
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, SegmentWriter
@@ -726,9 +727,10 @@ def upgrade(root=None):
 
 
 # What Whoosh raises reading a damaged generation: a truncated, garbage, empty or missing segment file, a
-# garbage or empty TOC (see `_open_dir`), a CURRENT naming a missing generation.
+# garbage or empty TOC (see `_open_dir`), a CURRENT naming a missing generation; a term dictionary with a
+# garbage header (FileFormatError).
 CORRUPTION = (struct.error, EOFError, ValueError, OSError, index.IndexError, pickle.UnpicklingError, KeyError,
-              IndexError)
+              IndexError, FileFormatError)
 REBUILDING_NOTICE = "Search is being rebuilt after a problem with the index; results are back in a minute."
 RETRY_AFTER_SECONDS = 60
 RETRY_PAUSE = 0.1  # before reading a failed generation again, freshly opened
@@ -787,15 +789,20 @@ def reading(read, root=None, reset=None, repair=True):
 
 
 _WHOOSH = os.path.dirname(index.__file__) + os.sep
+_KB = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _raised_by_whoosh(error):
-    """Whether `error` (or the error it was raised from) came out of Whoosh's own code."""
+    """Whether `error` (or the error it was raised from) came out of Whoosh's own code: the innermost
+    frame of Whoosh or kb is Whoosh's (a missing file is raised by the standard library under Whoosh)."""
     while error is not None:
-        tb = error.__traceback__
-        while tb is not None and tb.tb_next is not None:
+        tb, last = error.__traceback__, None
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename.startswith((_WHOOSH, _KB)):
+                last = filename
             tb = tb.tb_next
-        if tb is not None and tb.tb_frame.f_code.co_filename.startswith(_WHOOSH):
+        if last is not None and last.startswith(_WHOOSH):
             return True
         error = error.__cause__
     return False
