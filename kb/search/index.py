@@ -29,7 +29,8 @@ from whoosh import columns, fields, index
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
 from whoosh.filedb.filetables import FileFormatError
 from whoosh.index import LockError
-from whoosh.reading import SegmentReader
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.searching import Searcher
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from kb import markup
@@ -427,20 +428,33 @@ def hold_files(reader):
 
 
 def open_searcher(ix, attempts=10):
-    """`ix.searcher()` holding all its files (see `hold_files`), tried again if a merge removed a segment
-    meanwhile."""
+    """A searcher on `ix`'s latest commit whose readers hold all their files (see `hold_files`), read again
+    if a merge removed a segment meanwhile. Not `ix.searcher()`: a segment failing to open left the
+    readers opened before it to the garbage collector, files open."""
     for attempt in range(attempts):
-        searcher = None
+        readers = []
         try:
-            searcher = ix.searcher()
-            hold_files(searcher.reader())
-            return searcher
+            toc = ix._read_toc()
+            for segment in toc.segments:
+                readers.append(SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation))
+                hold_files(readers[-1])
+            break
         except OSError:
-            if searcher is not None:
-                searcher.close()
+            for reader in readers:
+                reader.close()
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05)
+    return Searcher(combined(readers, toc), fromindex=ix)
+
+
+def combined(readers, toc):
+    """One reader over the segment readers of the commit `toc`, as Whoosh would make it."""
+    if not readers:
+        return EmptyReader(toc.schema)
+    if len(readers) == 1:
+        return readers[0]
+    return MultiReader(readers, generation=toc.generation)
 
 
 def _writer(ix, timeout):

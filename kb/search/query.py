@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from flask import current_app
-from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from kb.models import CardChange
@@ -389,12 +389,7 @@ def refreshed(old):
             time.sleep(0.05)
     for reader in handed:
         _hand_over(reader)
-    if not readers:
-        reader = EmptyReader(toc.schema)
-    elif len(readers) == 1:
-        reader = readers[0]
-    else:
-        reader = MultiReader(readers, generation=toc.generation)
+    reader = search_index.combined(readers, toc)
     for segment_id, stale in previous.items():
         if segment_id not in reused:
             stale.close()
