@@ -652,8 +652,11 @@ def main():
         print(f"database: {'SQLite in the instance folder' if url is None else 'PostgreSQL, database ' + pg_name}")
         if kept:
             setup = json.load(open(os.path.join(folder, "setup.json")))
-            print(f"set-up: a copy of {args.keep} ({len(setup['live_ids'])} live cards; --cards, --agents and "
-                  f"--experts as when it was built)", flush=True)
+            agents = [p for p in setup["people"] if p[0] == "agent"][:args.agents]
+            experts = [p for p in setup["people"] if p[0] == "expert"][:args.experts]
+            setup["people"] = agents + experts
+            print(f"set-up: a copy of {args.keep} ({len(setup['live_ids'])} live cards, --cards as when it was "
+                  f"built; {len(agents)} agents and {len(experts)} experts of those it has)", flush=True)
         else:
             seconds, out = kb_command(env, "init")
             print(f"set-up: kb init in {seconds:.1f} s ({out.splitlines()[-1] if out else ''})", flush=True)
