@@ -515,3 +515,20 @@ def test_long_posting_lists_are_decoded_once_per_host_and_shared(app, world, mon
         before = set(os.listdir(shared))
         si.optimize()  # merges every segment into a new one
         assert not before & set(os.listdir(shared))
+
+
+def test_new_segments_get_fresh_names_whatever_seeds_the_random_module(app, world):
+    """Whoosh named segments from the `random` module, which Hypothesis (or any library) reseeds: the same
+    name came back and a new segment's files overwrote a live one's (FileFormatError on every commit)."""
+    import random
+
+    with app.app_context():
+        ids = set()
+        card = db.session.get(Card, world["shipping_card"].id)
+        for word in ("wombat", "numbat", "quokka"):
+            random.seed(7)
+            operations.edit_card(card, author=card.owner, answer=f"Parcels travel by {word}.")
+            db.session.commit()
+            ids |= {r.segment().segment_id() for r, _ in query.searcher().reader().leaf_readers()}
+            assert found(word) == [card.id]
+        assert len(ids) >= 3

@@ -13,6 +13,7 @@ import math
 import os
 import pickle
 import re
+import secrets
 import shutil
 import struct
 import threading
@@ -26,11 +27,13 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import columns, fields, index
+from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
 from whoosh.filedb.filetables import FileFormatError
 from whoosh.index import LockError
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
+from whoosh.util import IDCHARS
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from kb import markup
@@ -403,6 +406,16 @@ def _pending(session, watermark, limit):
 # (~190 ms of CPU), and every worker opens one after each edit deletes a document from it (28% of the
 # server's CPU under issue 12's load). A plain file is read where it lies.
 COMPOUND = False
+
+
+def _segment_id(cls, size=16):
+    """A new segment's name from the operating system's randomness. Whoosh draws it from the `random`
+    module's shared state, which anything in the process may seed: Hypothesis seeds it for every example,
+    the same names came back, and a new segment's plain files overwrote a live segment's."""
+    return "".join(secrets.choice(IDCHARS) for _ in range(size))
+
+
+Segment._random_id = classmethod(_segment_id)
 
 
 def hold_files(reader):
