@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/load_bench.py [--cards N] [--agents A] [--experts E] [--seconds S]
                                            [--database sqlite|postgresql://user@host:port/db]
                                            [--workers W] [--threads T] [--think S] [--clients C]
-                                           [--timeout S]
+                                           [--timeout S] [--keep DIR] [--warmup S] [--keep-log PATH]
 Why (issue 12, "Load"): a support team's busiest weeks. 50 agents search as they type, open a card and copy
 its answer; 5 experts edit cards and verify them, for 60 s, against gunicorn with its recommended workers,
 on SQLite and on PostgreSQL, 100,000 cards. Targets: no error responses; search p95 <= 150 ms; every
