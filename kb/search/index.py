@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 import traceback
+import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -437,7 +438,23 @@ def hold_files(reader):
         if not perdoc._storage.file_exists(W3Codec.column_filename(perdoc._segment, "_stored")):
             raise FileNotFoundError(f"segment {perdoc._segment.segment_id()} was removed while opened")
         perdoc.has_column, perdoc.kb_held = held.__contains__, True
+        weakref.finalize(perdoc, _close_quietly, [f for f, _, _ in perdoc._colfiles.values()])
+        terms = getattr(leaf, "_terms", None)  # shared with the readers that take this segment over
+        if terms is not None and not getattr(terms, "kb_held", False):
+            terms.kb_held = True
+            files = [getattr(terms, name, None) for name in ("_dbfile", "_postfile")]
+            weakref.finalize(terms, _close_quietly, [f for f in files if f is not None])
     return reader
+
+
+def _close_quietly(files):
+    """A reader dropped without `close` (a searcher given up mid-refresh): its files close with it."""
+    for f in files:
+        try:
+            if not f.is_closed:
+                f.close()
+        except Exception:  # noqa: BLE001 — closed already
+            pass
 
 
 def open_searcher(ix, attempts=10):
