@@ -296,17 +296,6 @@ def _searcher():
     return s
 
 
-class _Held(list):
-    """[root, generation, searcher] of one thread. When the thread ends its locals go, and this closes the
-    searcher's files rather than leave them to the garbage collector."""
-
-    def __del__(self):
-        try:
-            self[2].close()
-        except Exception:  # noqa: BLE001 — closed already (dropped), or half-made
-            pass
-
-
 def held(root):
     """This thread's searcher on `root`'s live generation, refreshed to its latest commit (no catch-up
     with the feed)."""
@@ -315,7 +304,7 @@ def held(root):
     if kept is None or kept[0] != root or kept[1] != current or current is None:
         _drop_searcher()
         name, ix = search_index.open_index(root)
-        kept = _local.held = _Held([root, name, search_index.open_searcher(ix)])
+        kept = _local.held = [root, name, search_index.open_searcher(ix)]
     engine.arrays.budget = current_app.config["SEARCH_CACHE_MB"] * 1024 * 1024
     if not kept[2].up_to_date():
         kept[2] = refreshed(kept[2])
