@@ -31,7 +31,9 @@ _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], np.float64)
 
 
 def _nbytes(value):
-    return sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
+    if isinstance(value, tuple):
+        return sum(_nbytes(part) for part in value)
+    return getattr(value, "nbytes", 64 * len(value))  # a list of facet values: roughly
 
 
 class _Arrays:
@@ -385,9 +387,27 @@ def run(searcher, plan, limit, facets=()):
     return Outcome(top, total, counts if facets else None)
 
 
+def _facet(seg, field):
+    """(values, value index per posting, document per posting) of an untokenised field in one segment: every
+    value's postings laid end to end, so that counting the matches per value is one `bincount`, not a
+    Python loop over the field's lexicon (hundreds of tags: 3% of the server's CPU under issue 12's load)."""
+    def compute():
+        values, index, docs = [], [], []
+        for text in seg.lexicon(field):
+            value = text.decode("utf-8") if isinstance(text, bytes) else text
+            ids = postings(seg, field, value)[0]
+            index.append(np.full(len(ids), len(values), np.int32))
+            docs.append(ids)
+            values.append(value)
+        if not values:
+            return values, _EMPTY[0], _EMPTY[0]
+        return values, np.concatenate(index), np.concatenate(docs)
+    return arrays.get((_sid(seg), "facet", field), compute)
+
+
 def _count(seg, field, matched, into):
-    for text in seg.lexicon(field):
-        value = text.decode("utf-8") if isinstance(text, bytes) else text
-        n = int(matched[postings(seg, field, value)[0]].sum())
-        if n:
-            into[value] = into.get(value, 0) + n
+    values, index, docs = _facet(seg, field)
+    if not values:
+        return
+    for i in np.flatnonzero(counts := np.bincount(index[matched[docs]], minlength=len(values))):
+        into[values[i]] = into.get(values[i], 0) + int(counts[i])

@@ -286,7 +286,9 @@ def _drop_searcher():
 def _searcher():
     root = search_index.index_dir()
     s = held(root)
-    meta = search_index.read_meta(s)
+    meta = getattr(s, "_kb_meta", None)
+    if meta is None:  # a commit gives a new searcher: its meta is read once, not per search
+        meta = s._kb_meta = search_index.read_meta(s)
     search_index.upgrade_if_older(meta, root)
     # Pending usage rows alone wait (kb.search.usage).
     if meta["watermark"] < search_index.feed_head(kind=CardChange.CONTENT):
