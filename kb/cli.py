@@ -13,6 +13,7 @@ from sqlalchemy import select
 from kb.extensions import db
 from kb.ids import MAX_ID
 from kb.models import ROLES, Team
+from kb.search import embedding
 from kb.search import index as search_index
 
 
@@ -330,13 +331,16 @@ def index_status_command(as_json, catch_up, optimize):
         search_index.optimize()
     if catch_up or optimize:
         info = search_index.status(repair=False)
+    semantic = embedding.status()
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json.dumps({**info, "semantic": semantic}, indent=2))
     else:
         click.echo(f"{'state':<11} {INDEX_STATES.get(info['state'], info['state'])}")
         for key in ("generation", "documents", "watermark", "feed_head", "lag", "usage_waiting", "segments",
                     "language"):
             click.echo(f"{key.replace('_', ' '):<11} {'-' if info[key] is None else info[key]}")
+        model = f"{semantic['model']} ({semantic['state']})" if semantic["model"] else "none"
+        click.echo(f"{'model':<11} {model}" + (f": {semantic['reason']}" if semantic["reason"] else ""))
     if info["state"] != "ok" or info["lag"]:
         raise SystemExit(1)
 

@@ -93,6 +93,11 @@ SEARCH_WRITER_TIMEOUT = 5.0
 # another worker is applying the feed right now, and waiting this long for it (0.5 s before) stalled every
 # search during each edit's commit: under issue 12's load, suggest p95 762 -> 388 ms with 0.
 SEARCH_CATCHUP_TIMEOUT = 0.0
+# The sentence embedding model of the semantic layer (kb/search/embedding.py), by name; None or "" turns it
+# off. A model that is missing or fails its checksums is refused with a reason (health, `kb index-status`)
+# and search stays lexical. Built graphs are kept in SEARCH_MODEL_CACHE (default ~/.cache/kb/models).
+SEARCH_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+SEARCH_MODEL_CACHE = None
 # Apply the change feed to the index right after every commit that changed a card.
 SEARCH_SYNC_ON_COMMIT = True
 # Memory for a full rebuild's posting pool, per indexing process (MB): beyond it postings spill to disk.

@@ -20,7 +20,7 @@ from kb.deferred import later
 from kb.extensions import csrf, db, limiter
 from kb.ids import MAX_ID
 from kb.models import Card, Collection
-from kb.search import gaps, service, synonyms
+from kb.search import embedding, gaps, service, synonyms
 from kb.search import index as search_index
 from kb.validation import Invalid
 from kb.verification import flags, policy
@@ -241,6 +241,10 @@ def health():
     except Exception as error:  # noqa: BLE001
         body.update(status="error", index={"status": f"unreachable: {type(error).__name__}", "lag": None})
         status = 503
+    semantic = embedding.status()
+    body["semantic"] = {"model": semantic["model"], "status": semantic["state"], "reason": semantic["reason"]}
+    if semantic["state"] == "refused" and body["status"] == "ok":
+        body["status"] = "degraded"  # configured but unusable: search works, lexically only
     return jsonify(body), status
 
 

@@ -202,14 +202,20 @@ SCHEMAS = {
     }, optional=("comment",)) | {"additionalProperties": False},
     "Health": _object({
         "status": {"type": "string", "enum": ["ok", "degraded", "error"],
-                   "description": "`degraded`: the search index is behind (searches may miss recent edits)."},
+                   "description": "`degraded`: the search index is behind (searches may miss recent edits), "
+                                  "or the configured embedding model was refused (search is lexical)."},
         "database": {"type": "string", "description": "`ok`, or `unreachable: …`."},
         "index": _object({
             "status": {"type": "string", "description": "`ok`, or `unreachable: …`."},
             "documents": {**INTEGER, "description": "Cards in the search index."},
             "lag": _nullable({**INTEGER, "description": "Changes not yet in the index."}),
         }, optional=("documents",)),
-    }, optional=("index",)),
+        "semantic": _object({
+            "model": _nullable({"type": "string", "description": "The sentence embedding model configured."}),
+            "status": {"type": "string", "enum": ["ready", "off", "refused"]},
+            "reason": _nullable({"type": "string", "description": "Why search is lexical, when it is."}),
+        }),
+    }, optional=("index", "semantic")),
 }
 
 # -- Responses --------------------------------------------------------------------------------------
