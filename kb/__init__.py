@@ -93,6 +93,7 @@ def _derive_settings(app):
             url = "postgresql+psycopg://" + url[len(prefix):]
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["INDEX_DIR"] = cfg.get("INDEX_DIR") or os.path.join(app.instance_path, "search-index")
+    cfg["VECTORS_DIR"] = cfg.get("VECTORS_DIR") or cfg["INDEX_DIR"].rstrip(os.sep) + "-vectors"
     cfg["OUTBOX_DIR"] = cfg.get("OUTBOX_DIR") or os.path.join(app.instance_path, "outbox")
 
 

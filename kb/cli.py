@@ -13,8 +13,8 @@ from sqlalchemy import select
 from kb.extensions import db
 from kb.ids import MAX_ID
 from kb.models import ROLES, Team
-from kb.search import embedding
 from kb.search import index as search_index
+from kb.search import vectors
 
 
 def main():
@@ -331,7 +331,7 @@ def index_status_command(as_json, catch_up, optimize):
         search_index.optimize()
     if catch_up or optimize:
         info = search_index.status(repair=False)
-    semantic = embedding.status()
+    semantic = vectors.status()
     if as_json:
         click.echo(json.dumps({**info, "semantic": semantic}, indent=2))
     else:
@@ -339,8 +339,10 @@ def index_status_command(as_json, catch_up, optimize):
         for key in ("generation", "documents", "watermark", "feed_head", "lag", "usage_waiting", "segments",
                     "language"):
             click.echo(f"{key.replace('_', ' '):<11} {'-' if info[key] is None else info[key]}")
-        model = f"{semantic['model']} ({semantic['state']})" if semantic["model"] else "none"
+        model = f"{semantic['model']} ({semantic['model_state']})" if semantic["model"] else "none"
         click.echo(f"{'model':<11} {model}" + (f": {semantic['reason']}" if semantic["reason"] else ""))
+        click.echo(f"{'vectors':<11} {semantic['vectors']} wordings of {semantic['cards']} cards, "
+                   f"{semantic['waiting']} waiting to be embedded, watermark {semantic['watermark']}")
     if info["state"] != "ok" or info["lag"]:
         raise SystemExit(1)
 

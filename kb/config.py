@@ -19,6 +19,8 @@ SECRET_KEY = None
 DATABASE_URL = None
 # Where the search index lives; default instance/search-index.
 INDEX_DIR = None
+# The semantic layer's vectors on this host (kb/search/vectors.py); by default beside INDEX_DIR.
+VECTORS_DIR = None
 
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 

@@ -42,7 +42,7 @@ from kb.dates import utcnow
 from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, CardChange, CardState, CardUsage, Revision
-from kb.search import analysis, engine
+from kb.search import analysis, engine, vectors
 from kb.verification import policy
 
 log = logging.getLogger(__name__)
@@ -356,8 +356,10 @@ def _fit(doc, schema_):
     return {k: v for k, v in doc.items() if k in schema_}
 
 
-def _write_cards(writer, session, card_ids, lang, searcher, new_words):
+def _write_cards(writer, session, card_ids, lang, searcher, new_words, recorder=None):
     loaded = _load_cards(session, card_ids)
+    if recorder is not None:
+        recorder.add(loaded, asked=card_ids)
     found, reader = set(), searcher.reader()
     for card_id, doc in documents(loaded, lang):
         found.add(card_id)
@@ -566,12 +568,16 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
                     result.watermark = meta["watermark"]
                     if not rows:
                         writer.cancel()
-                        return result
+                        break
                     card_ids = sorted({card_id for _, card_id, _ in rows})
                     new_words = {}
-                    for start in range(0, len(card_ids), BATCH):
-                        _write_cards(writer, session, card_ids[start:start + BATCH], lang, searcher,
-                                     new_words)
+                    recorder = vectors.Recorder()
+                    try:
+                        for start in range(0, len(card_ids), BATCH):
+                            _write_cards(writer, session, card_ids[start:start + BATCH], lang, searcher,
+                                         new_words, recorder)
+                    finally:
+                        recorder.done(new_mark)
                     vocab_docs = meta.get("vocab_docs", 0) + add_vocabulary(writer, new_words, f"{new_mark}")
                     _replace(writer, searcher, {"id": META_ID, "meta": json.dumps(
                         {**meta, "watermark": new_mark, "vocab_docs": vocab_docs})})
@@ -583,11 +589,22 @@ def apply_feed(root=None, timeout=None, session=None, max_rounds=None):
             result.applied += len(rows)
             result.watermark = new_mark
             if new_mark == meta["watermark"] or len(rows) < BATCH * 5:
-                return result
+                break
+        _sync_vectors(session)
         return result
     finally:
         if own_session:
             session.close()
+
+
+def _sync_vectors(session):
+    """The semantic layer follows the same feed (the index recorded the wordings it loaded): embed them,
+    after the index's commit and outside its lock. A failure is logged, never raised: search falls back to
+    lexical for what it lacks."""
+    try:
+        vectors.sync(session)
+    except Exception:  # noqa: BLE001
+        log.exception("bringing the vectors up to the change feed failed")
 
 
 def feed_head(session=None, kind=None):
@@ -624,10 +641,12 @@ def reindex(root=None, procs=1, progress=None):
         kwargs["compound"] = COMPOUND
         writer = ix.writer(**kwargs)
         count, vocabulary = 0, {}
+        recorder = vectors.Recorder()  # the semantic layer's wordings from the same loads
         try:
             ids = session.scalars(select(Card.id).order_by(Card.id)).all()
             for start in range(0, len(ids), BATCH):
                 loaded = _load_cards(session, ids[start:start + BATCH])
+                recorder.add(loaded)
                 for _, doc in documents(loaded, lang):
                     for field, words in words_of(doc).items():
                         vocabulary.setdefault(field, set()).update(words)
@@ -640,10 +659,13 @@ def reindex(root=None, procs=1, progress=None):
             writer.add_document(id=META_ID, meta=json.dumps(new_meta(head, lang, vocab_docs)))
             # One segment from one process; with several, one each (merging them would rewrite it all).
             writer.commit(optimize=procs == 1)
+            recorder.done(head, complete=True)
         except BaseException:
             writer.cancel()
             shutil.rmtree(path, ignore_errors=True)
             raise
+        finally:
+            recorder.done(0)
     with _swap_lock(root):
         _point_to(root, name)
     caught_up = apply_feed(root)

@@ -1,0 +1,433 @@
+"""The semantic layer: a vector per card wording, a projection beside the Whoosh index, kept per host.
+
+Why this shape. Like the index, the vectors are derived data that follow the change feed and can be
+rebuilt from the database, so each host keeps its own, in a small SQLite file of its own (VECTORS_DIR):
+several worker processes share it safely, a crash loses nothing the feed cannot replay, and it needs no
+service. Vectors are keyed by a hash of the model and the text, so a rebuild re-embeds nothing unchanged
+and a card whose served and current wordings are the same has one vector. Two wordings per card:
+`served` (the verified title and answer: what customers are matched on) and `agents` (the current title,
+answer and internal notes, pending edits included). A change embeds at once when it is small (an edit:
+findable by meaning within the commit's second); a rebuild's 100,000 cards wait in `wanted` and are
+embedded in the background (`backfill`), while search stays lexical for the cards not yet embedded.
+
+Each process scans its own copy of the vectors (`Matrix`): uint8 rows, 384 bytes a wording, scored
+against the query with onnxruntime's integer matrix product (~2 ms for 100,000 rows on one core).
+"""
+import atexit
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from contextlib import closing
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.extensions import db
+from kb.models import CardChange
+from kb.search import embedding
+
+log = logging.getLogger(__name__)
+
+FILE = "vectors.sqlite"
+INLINE = 32  # wordings embedded inside the feed's commit; more wait for the background backfill
+SCALE = 127.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS vector (hash TEXT PRIMARY KEY, data BLOB NOT NULL, scale REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS wanted (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS card (id INTEGER PRIMARY KEY, served TEXT, agents TEXT, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS card_seq ON card (seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def folder():
+    return current_app.config["VECTORS_DIR"]
+
+
+def connect(path=None):
+    """The host's vector file (created on first use). Durability is the feed's: NORMAL sync is enough."""
+    path = path or os.path.join(folder(), FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def text_hash(model_name, text):
+    return hashlib.sha256(f"{model_name}\0{text}".encode()).hexdigest()[:32]
+
+
+def wordings(card, verified):
+    """(served, agents) texts of a card: served is None for a card never verified."""
+    served = None
+    if verified is not None:
+        served = f"{verified.title}\n{_plain(verified.answer)}"
+    notes = (card.internal_notes or "").strip()
+    agents = f"{card.title}\n{_plain(card.answer)}" + (f"\n{notes}" if notes else "")
+    return served, agents
+
+
+def _plain(markdown):
+    from kb.search.index import plain
+
+    return plain(markdown)
+
+
+def _meta(conn, key, default=None):
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def record(conn, model_name, rows, gone=()):
+    """Write the wanted wordings of cards: rows of (card id, served text or None, agents text). Texts with
+    no vector yet go to `wanted`. One transaction; returns how many texts now wait."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        seq = int(_meta(conn, "seq", "0"))
+        for card_id, served, agents in rows:
+            seq += 1
+            hashes = [text_hash(model_name, t) if t is not None else None for t in (served, agents)]
+            for h, t in zip(hashes, (served, agents), strict=True):
+                if h is not None:
+                    conn.execute("INSERT OR IGNORE INTO wanted (hash, text) SELECT ?, ? WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM vector WHERE hash = ?)", (h, t, h))
+            conn.execute("INSERT OR REPLACE INTO card (id, served, agents, seq) VALUES (?, ?, ?, ?)",
+                         (card_id, hashes[0], hashes[1], seq))
+        for card_id in gone:
+            seq += 1
+            conn.execute("INSERT OR REPLACE INTO card (id, served, agents, seq) VALUES (?, NULL, NULL, ?)",
+                         (card_id, seq))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('model', ?)", (model_name,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
+
+
+def quantise(vectors):
+    """Unit float vectors -> (uint8 rows, scale per row): value = (byte - 128) * scale."""
+    peak = np.maximum(np.abs(vectors).max(axis=1), 1e-12)
+    scale = (peak / SCALE).astype(np.float32)
+    q = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int16) + 128
+    return q.astype(np.uint8), scale
+
+
+def embed_wanted(conn, model, limit=None, stop=None):
+    """Embed waiting texts (at most `limit`), committing in small batches; returns how many."""
+    done = 0
+    while limit is None or done < limit:
+        batch = conn.execute("SELECT hash, text FROM wanted LIMIT ?",
+                             (16 if limit is None else min(16, limit - done),)).fetchall()
+        if not batch or (stop is not None and stop.is_set()):
+            break
+        rows, scales = quantise(model.embed([t for _, t in batch]))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for (h, _), row, scale in zip(batch, rows, scales, strict=True):
+                conn.execute("INSERT OR IGNORE INTO vector (hash, data, scale) VALUES (?, ?, ?)",
+                             (h, row.tobytes(), float(scale)))
+                conn.execute("DELETE FROM wanted WHERE hash = ?", (h,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        done += len(batch)
+    return done
+
+
+# -- Following the feed -------------------------------------------------------------------------------
+
+class Recorder:
+    """Records the wordings of cards the index has just loaded (no second database read): `add(loaded)`
+    per batch, then `done(watermark)`. A no-op without a model."""
+
+    def __init__(self):
+        self.model = embedding.current()
+        self.conn = connect() if self.model is not None else None
+        self.seen = set()
+
+    def add(self, loaded, asked=()):
+        """`loaded`: kb.search.index.Loaded; `asked`: the ids looked for, those not found are gone."""
+        if self.conn is None:
+            return
+        rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
+        record(self.conn, self.model.name, rows, gone=set(asked) - {c.id for c in loaded.cards})
+        self.seen.update(c.id for c in loaded.cards)
+
+    def done(self, watermark, complete=False):
+        """Feed rows up to `watermark` are recorded; `complete`: every card was added (a rebuild), so the
+        cards not seen are gone."""
+        if self.conn is None:
+            return
+        try:
+            if complete:
+                known = [row[0] for row in self.conn.execute("SELECT id FROM card WHERE agents IS NOT NULL")]
+                record(self.conn, self.model.name, [], gone=[i for i in known if i not in self.seen])
+            _advance(self.conn, watermark)
+        finally:
+            self.conn.close()
+            self.conn = None
+
+
+def _advance(conn, watermark):
+    conn.execute("INSERT INTO meta (key, value) VALUES ('watermark', ?) ON CONFLICT (key) DO UPDATE SET "
+                 "value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))", (str(watermark),))
+
+
+def sync(session=None):
+    """Bring the vectors up to the change feed: record the wordings of cards changed since their watermark
+    (when the index did not just do it), then embed what waits, now when it is little, else in the
+    background. Does nothing without a model."""
+    model = embedding.current()
+    if model is None:
+        return 0
+    from kb.search.index import _load_cards, feed_head
+
+    own = session is None
+    session = session or Session(db.engine)
+    try:
+        with closing(connect()) as conn:
+            mark = int(_meta(conn, "watermark", "0"))
+            head = feed_head(session, kind=CardChange.CONTENT)
+            if head > mark:
+                card_ids = sorted(set(session.scalars(
+                    select(CardChange.card_id).where(CardChange.seq > mark, CardChange.seq <= head,
+                                                     CardChange.kind == CardChange.CONTENT))))
+                for start in range(0, len(card_ids), 500):
+                    chunk = card_ids[start:start + 500]
+                    loaded = _load_cards(session, chunk)
+                    rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
+                    record(conn, model.name, rows, gone=set(chunk) - {c.id for c in loaded.cards})
+                    session.expunge_all()
+                _advance(conn, head)
+            waiting = conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
+            if waiting and waiting <= INLINE:
+                embed_wanted(conn, model)
+            elif waiting:
+                start_backfill()
+            return waiting
+    finally:
+        if own:
+            session.close()
+
+
+_backfill = {"thread": None, "stop": threading.Event()}
+
+
+@atexit.register
+def _stop_backfill():
+    """A thread inside onnxruntime when the interpreter exits aborts the process: stop it between batches."""
+    _backfill["stop"].set()
+    thread = _backfill["thread"]
+    if thread is not None:
+        thread.join(30)
+
+
+def start_backfill(app=None):
+    """Embed what waits in a background thread of this process, one process per host at a time (a file
+    lock): searching goes on lexically for the cards not yet embedded."""
+    thread = _backfill["thread"]
+    if thread is not None and thread.is_alive():
+        return
+    app = app or current_app._get_current_object()
+    thread = threading.Thread(target=_run_backfill, args=(app,), name="kb-vector-backfill", daemon=True)
+    _backfill["thread"] = thread
+    thread.start()
+
+
+def _run_backfill(app):
+    import fcntl
+
+    with app.app_context():
+        model = embedding.current()
+        if model is None:
+            return
+        lock_path = os.path.join(folder(), "backfill.lock")
+        os.makedirs(folder(), exist_ok=True)
+        with open(lock_path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another process of this host is embedding
+            try:
+                with closing(connect()) as conn:
+                    started, done = time.monotonic(), 0
+                    while not _backfill["stop"].is_set():
+                        n = embed_wanted(conn, model, limit=256, stop=_backfill["stop"])
+                        if not n:
+                            break
+                        done += n
+                    log.info("embedded %s wordings in %.0f s", done, time.monotonic() - started)
+            except Exception:  # noqa: BLE001 — the next sync starts it again; search stays lexical meanwhile
+                log.exception("embedding in the background failed")
+
+
+def wait_for_backfill(timeout=None):
+    thread = _backfill["thread"]
+    if thread is not None:
+        thread.join(timeout)
+
+
+def status():
+    """Counts for `kb index-status` and the admin page: wordings embedded, waiting, cards covered."""
+    model = embedding.status()
+    out = {"model": model["model"], "model_state": model["state"], "reason": model["reason"],
+           "vectors": 0, "waiting": 0, "cards": 0, "watermark": 0}
+    path = os.path.join(folder(), FILE)
+    if not os.path.exists(path):
+        return out
+    with closing(connect(path)) as conn:
+        out["vectors"] = conn.execute("SELECT count(*) FROM vector").fetchone()[0]
+        out["waiting"] = conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
+        out["cards"] = conn.execute("SELECT count(*) FROM card WHERE agents IS NOT NULL").fetchone()[0]
+        out["watermark"] = int(_meta(conn, "watermark", "0"))
+    return out
+
+
+# -- Scanning -------------------------------------------------------------------------------------------
+
+class Matrix:
+    """This process's copy of the host's vectors, brought up to the file's latest writes before each scan:
+    new vectors by rowid, changed cards by sequence number, nothing read when no one wrote (data_version)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.conn = None
+        self.version = None
+        self.seq = self.vrow = 0
+        self.rows = np.zeros((0, 0), np.uint8)
+        self.scales = np.zeros(0, np.float32)
+        self.row_of = {}  # hash -> row
+        self.slot_of = {}  # card id -> slot
+        self.ids = np.zeros(0, np.int64)
+        self.at = np.zeros((0, 2), np.int64)  # per slot: served row, agents row (-1: none or not embedded)
+        self.hashes = []  # per slot: (served hash, agents hash)
+        self.waiting = {}  # hash -> slots whose wording waits for its vector
+        self.lock = threading.Lock()
+
+    def refresh(self):
+        with self.lock:
+            if self.conn is None:
+                self.conn = connect(self.path)
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self.version:
+                return
+            self.conn.execute("BEGIN")  # one snapshot for both reads
+            try:
+                vectors = self.conn.execute("SELECT rowid, hash, data, scale FROM vector WHERE rowid > ? "
+                                            "ORDER BY rowid", (self.vrow,)).fetchall()
+                cards = self.conn.execute("SELECT id, served, agents, seq FROM card WHERE seq > ? ORDER BY seq",
+                                          (self.seq,)).fetchall()
+            finally:
+                self.conn.execute("COMMIT")
+            self.version = version
+            if vectors:
+                self._add_vectors(vectors)
+            if cards:
+                self._set_cards(cards)
+
+    def _add_vectors(self, vectors):
+        base = len(self.scales)
+        add = np.frombuffer(b"".join(v[2] for v in vectors), np.uint8).reshape(len(vectors), -1)
+        self.rows = add.copy() if base == 0 else np.vstack([self.rows, add])
+        self.scales = np.concatenate([self.scales, np.array([v[3] for v in vectors], np.float32)])
+        for k, (rowid, h, _, _) in enumerate(vectors):
+            self.row_of[h] = base + k
+            for slot, col in self.waiting.pop(h, ()):
+                if self.hashes[slot][col] == h:
+                    self.at[slot, col] = base + k
+        self.vrow = vectors[-1][0]
+
+    def _set_cards(self, cards):
+        new = [c[0] for c in cards if c[0] not in self.slot_of]
+        if new:
+            n = len(self.hashes)
+            self.ids = np.concatenate([self.ids, np.array(new, np.int64)])
+            self.at = np.vstack([self.at, np.full((len(new), 2), -1, np.int64)])
+            for k, card_id in enumerate(new):
+                self.slot_of[card_id] = n + k
+                self.hashes.append((None, None))
+        for card_id, served, agents, seq in cards:
+            slot = self.slot_of[card_id]
+            self.hashes[slot] = (served, agents)
+            for col, h in enumerate((served, agents)):
+                row = self.row_of.get(h, -1) if h else -1
+                self.at[slot, col] = row
+                if h and row < 0:
+                    self.waiting.setdefault(h, set()).add((slot, col))
+            self.seq = max(self.seq, seq)
+
+    def similarities(self, query_vector):
+        """Cosine similarity of the query to every stored wording (row order)."""
+        peak = max(float(np.abs(query_vector).max()), 1e-12)
+        q = np.clip(np.rint(query_vector / peak * SCALE), -127, 127).astype(np.int8)
+        return _scan(self.rows, q).astype(np.float32) * self.scales * np.float32(peak / SCALE)
+
+    def nearest(self, query_vector, channel, k=50):
+        """The `k` cards closest in meaning, best first: [(card id, similarity)]. Agents are matched on the
+        closer of a card's served and current wordings; customers on the served wording only."""
+        with self.lock:
+            if not len(self.scales) or not len(self.ids):
+                return []
+            pad = np.append(self.similarities(query_vector), np.float32(-2.0))  # row -1: no vector
+            score = pad[self.at[:, 0]]
+            if channel == "agents":
+                score = np.maximum(score, pad[self.at[:, 1]])
+            k = min(k, len(score))
+            top = np.argpartition(-score, k - 1)[:k]
+            top = top[np.argsort(-score[top], kind="stable")]
+            return [(int(self.ids[i]), float(score[i])) for i in top if score[i] > -1.5]
+
+    def embedded(self):
+        """Cards with at least one wording embedded, in this copy."""
+        return int(((self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)).sum()) if len(self.at) else 0
+
+
+_scan_session = {}
+
+
+def _scan(rows, q):
+    """rows (n x d, uint8 with zero point 128) . q (d, int8) as int32, on onnxruntime's integer kernels
+    (numpy has no int8 product: casting 100,000 rows to float costs ~13 ms, this ~2 ms)."""
+    session = _scan_session.get("s")
+    if session is None:
+        import onnxruntime
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            [helper.make_node("MatMulInteger", ["rows", "q", "zero"], ["out"])], "kb-vector-scan",
+            [helper.make_tensor_value_info("rows", TensorProto.UINT8, [None, None]),
+             helper.make_tensor_value_info("q", TensorProto.INT8, [None, 1])],
+            [helper.make_tensor_value_info("out", TensorProto.INT32, [None, 1])],
+            [helper.make_tensor("zero", TensorProto.UINT8, [], [128])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 8
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = _scan_session["s"] = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"rows": rows, "q": q.reshape(-1, 1)})[0][:, 0]
+
+
+_matrices = {}
+
+
+def matrix():
+    """This process's vectors of the configured folder, refreshed to the file's latest writes."""
+    path = os.path.join(folder(), FILE)
+    m = _matrices.get(path)
+    if m is None:
+        m = _matrices[path] = Matrix(path)
+    if os.path.exists(path):
+        m.refresh()
+    return m

@@ -1,0 +1,93 @@
+"""The semantic layer as a projection: vectors follow the change feed, per wording, keyed by their text."""
+import os
+
+from kb.cards import operations
+from kb.extensions import db
+from kb.models import Card
+from kb.search import embedding, vectors
+
+
+def nearest(text, channel="agents", k=3):
+    return [card_id for card_id, _ in close(text, channel, k)]
+
+
+def close(text, channel="agents", k=3):
+    return vectors.matrix().nearest(embedding.current().embed([text])[0], channel, k)
+
+
+def test_vectors_follow_create_edit_verify_and_delete_through_the_feed(app, world):
+    with app.app_context():
+        refund, shipping = world["billing_card"].id, world["shipping_card"].id
+        assert vectors.status()["cards"] == 2 and vectors.status()["waiting"] == 0
+        assert nearest("my money back has not come yet")[0] == refund  # no shared word, same meaning
+        card = db.session.get(Card, shipping)
+        assert nearest("when will my parcel be delivered", "customers", 1) == []  # a draft: nothing served
+        operations.verify_card(card, card.owner)
+        db.session.commit()
+        assert nearest("when will my parcel be delivered", "customers", 1) == [shipping]
+        operations.edit_card(card, author=card.owner, title="Can I bring my dog to the store?",
+                             answer="Dogs on a lead are welcome in every shop.")
+        db.session.commit()
+        # Agents are matched on the current wording at once; customers on the verified one until it is verified.
+        (agents_id, agents_sim), = close("are pets allowed inside", "agents", 1)
+        (customers_id, customers_sim), = close("are pets allowed inside", "customers", 1)
+        assert agents_id == customers_id == shipping  # the only card with a served wording
+        assert agents_sim > customers_sim + 0.2  # customers still meet the verified shipping answer
+        assert nearest("when will my parcel be delivered", "customers", 1) == [shipping]
+        operations.verify_card(card, card.owner)
+        db.session.commit()
+        assert close("are pets allowed inside", "customers", 1)[0][1] > customers_sim + 0.2
+        db.session.delete(db.session.get(Card, refund))
+        db.session.commit()
+        assert refund not in nearest("my money back has not come yet")
+
+
+def test_internal_notes_reach_agents_only(app, world):
+    with app.app_context():
+        card = db.session.get(Card, world["shipping_card"].id)
+        operations.edit_card(card, author=card.owner,
+                             internal_notes="Escalate lost parcels to the courier's claims desk after ten days.")
+        operations.verify_card(card, card.owner)
+        db.session.commit()
+        from kb.search.index import _load_cards
+
+        loaded = _load_cards(db.session, [card.id])
+        served, agents = vectors.wordings(card, loaded.verified[card.id])
+        assert "claims desk" in agents and "claims desk" not in served
+        assert nearest("who handles claims for lost parcels", "agents", 1) == [card.id]
+
+
+def test_a_rebuild_re_embeds_nothing_unchanged(app, world, runner):
+    with app.app_context():
+        before = vectors.status()
+        result = runner.invoke(args=["reindex"])
+        assert result.exit_code == 0, result.output
+        after = vectors.status()
+        assert after["vectors"] == before["vectors"] and after["waiting"] == 0 and after["cards"] == 2
+
+
+def test_many_cards_are_embedded_in_the_background_while_search_goes_on(app, world, make_card):
+    with app.app_context():
+        for n in range(vectors.INLINE + 8):
+            make_card(world["billing_coll"], world["expert"], title=f"Question number {n} about invoices",
+                      answer=f"Answer {n}.")
+        vectors.wait_for_backfill(120)
+        info = vectors.status()
+        assert info["waiting"] == 0 and info["cards"] == vectors.INLINE + 10
+        assert vectors.matrix().embedded() == vectors.INLINE + 10
+
+
+def test_without_a_model_no_vectors_are_kept(make_app):
+    from kb.accounts import operations as accounts
+
+    app = make_app("no-model", SEARCH_EMBEDDING_MODEL="")
+    with app.app_context():
+        team = accounts.create_team(name="Billing")
+        user = accounts.create_user(email="e@example.com", name="E", role="expert", password="a long passphrase 42",
+                                    teams=[team])
+        coll = operations.create_collection(name="Billing", team=team)
+        operations.create_card(collection=coll, owner=user, verifier_team=team, author=user, title="Refunds",
+                               answer="Five days.")
+        db.session.commit()
+        assert not os.path.exists(os.path.join(app.config["VECTORS_DIR"], vectors.FILE))
+        assert vectors.status()["model_state"] == "off"
