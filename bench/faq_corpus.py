@@ -258,7 +258,7 @@ def rows(path=CORPUS):
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load(app, path=CORPUS):
+def load(app, path=CORPUS, team=TEAM, owner=OWNER):
     """Import the corpus into a migrated `app` (its owner and team created first); returns {external id
     in the corpus: card id}. Ids the import refuses are loaded under a key made of their safe characters."""
     from sqlalchemy import select
@@ -270,8 +270,8 @@ def load(app, path=CORPUS):
 
     corpus = rows(path)
     with app.app_context():
-        team = accounts.create_team(name=TEAM)
-        accounts.create_user(email=OWNER["email"], name=OWNER["name"], role="expert", password="x" * 16,
+        team = accounts.create_team(name=team)
+        accounts.create_user(email=owner["email"], name=owner["name"], role="expert", password="x" * 16,
                              teams=[team])
         db.session.commit()
         safe = {row["external_id"]: row["external_id"] for row in corpus}

@@ -1,10 +1,12 @@
 """Agents' search on a real FAQ nobody here wrote: recall@5 and MRR over the Python FAQ query sets, against
 plain Whoosh BM25F on the same cards.
 
-Usage: .venv/bin/python bench/faq_relevance.py [--json]
+Usage: .venv/bin/python bench/faq_relevance.py [--set python|support] [--json]
 
-Cards: bench/data/python-faq.jsonl (bench/faq_corpus.py); queries: bench/data/python-faq-queries.json
-(off-topic ones left out: they have no right card). Per kind and half:
+Sets: python (default): cards bench/data/python-faq.jsonl (bench/faq_corpus.py), queries
+bench/data/python-faq-queries.json; support: the fetchmail, lsof and zlib FAQs, cards
+bench/data/support-faq.jsonl (bench/support_faq.py), queries bench/data/support-faq-queries.json
+(bench/support_faq_queries.py). Off-topic queries are left out: they have no right card. Per kind and half:
   recall@5: fraction of queries with an expected card among the first 5 hits;
   MRR:      mean of 1/rank of the first expected card within the first 10 hits (0 when absent).
 "kb" is `kb.search.query.search` as the agents' pages call it (synonyms: none here). The reference is
@@ -21,8 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faq_corpus  # noqa: E402
 import faq_queries  # noqa: E402
+import support_faq  # noqa: E402
+import support_faq_queries  # noqa: E402
 
 TOP, DEPTH = 5, 10
+SETS = {"python": (faq_corpus, faq_queries), "support": (support_faq, support_faq_queries)}
 
 
 def ranks(search, queries, ids):
@@ -63,6 +68,7 @@ def plain_whoosh(app, folder):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=SETS, default="python", help="which FAQ set to score (python)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from flask_migrate import upgrade
@@ -75,8 +81,9 @@ def main():
                      instance_path=folder)
     with app.app_context():
         upgrade()
-    ids = faq_corpus.load(app)
-    queries = [q for q in faq_queries.load() if q["expected"]]
+    corpus, query_set = SETS[args.set]
+    ids = corpus.load(app)
+    queries = [q for q in query_set.load() if q["expected"]]
     with app.app_context():
         engines = {"kb": lambda text: [hit.id for hit in query.search(text, limit=DEPTH).hits],
                    **plain_whoosh(app, folder)}
