@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faq_corpus  # noqa: E402
 import faq_queries  # noqa: E402
+import support_faq  # noqa: E402
+import support_faq_queries  # noqa: E402
 from relevance import load_queries, seed_demo  # noqa: E402
 
 OFF_TOPIC = [
@@ -108,17 +110,22 @@ def faq_app():
     return app, faq_corpus.load(app)
 
 
-def settings(app, coverage, margin, title_match):
+def settings(app, coverage, margin, title_match, similarity=None, lead=None):
     from kb.channels import finding
 
     app.config.update(API_ANSWER_MIN_COVERAGE=coverage, API_ANSWER_MARGIN=margin)
+    if similarity is not None:
+        app.config.update(API_ANSWER_MIN_SIMILARITY=similarity, API_ANSWER_SIMILARITY_LEAD=lead)
     finding.TITLE_MATCH = title_match
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("demo", "faq", "both"), default="both")
+    parser.add_argument("--set", choices=("demo", "faq", "support", "both"), default="both",
+                        help="both: demo and faq (the Python FAQ); support: the fetchmail/lsof/zlib FAQs")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--semantic-grid", action="store_true",
+                        help="repeat for several API_ANSWER_MIN_SIMILARITY and _SIMILARITY_LEAD (tuning half)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--wrong", action="store_true", help="list the questions answered wrongly or handed over")
     args = parser.parse_args()
@@ -129,23 +136,39 @@ def main():
         app, ids = faq_app()
         halves = ("tuning",) if args.grid else ("tuning", "test")
         sets.append(("Python FAQ", app, ids, [q for q in faq_queries.load() if q["half"] in halves]))
+    if args.set == "support":
+        app = new_app()
+        ids = support_faq.load(app)
+        with app.app_context():
+            from kb.search import vectors
+
+            vectors.sync()
+            vectors.wait_for_backfill()
+        halves = ("tuning",) if args.grid or args.semantic_grid else ("tuning", "test")
+        sets.append(("support FAQ", app, ids, [q for q in support_faq_queries.load() if q["half"] in halves]))
     from kb.channels import finding
 
     config = sets[0][1].config
     grid = [(config["API_ANSWER_MIN_COVERAGE"], config["API_ANSWER_MARGIN"], finding.TITLE_MATCH)]
+    grid = [(*g, config["API_ANSWER_MIN_SIMILARITY"], config["API_ANSWER_SIMILARITY_LEAD"]) for g in grid]
     if args.grid:
-        grid = [(c, m, t) for c in (0.5, 0.6, 0.75, 0.9) for m in (1.1, 1.2, 1.35) for t in (0.5, 0.6, 0.75)]
+        grid = [(c, m, t, None, None) for c in (0.5, 0.6, 0.75, 0.9) for m in (1.1, 1.2, 1.35)
+                for t in (0.5, 0.6, 0.75)]
+    if args.semantic_grid:
+        grid = [(*grid[0][:3], s, lead) for s in (0.5, 0.55, 0.6, 0.65, 0.7, 1.01) for lead in (0.0, 0.03, 0.05, 0.1)]
     report = []
-    for coverage, margin, title_match in grid:
+    for coverage, margin, title_match, similarity, lead in grid:
         for label, app, ids, questions in sets:
-            settings(app, coverage, margin, title_match)
+            settings(app, coverage, margin, title_match, similarity, lead)
             rows = outcomes(app, questions, ids)
             report.append({"set": label, "coverage": coverage, "margin": margin, "title_match": title_match,
                            "rows": rows})
             if args.json:
                 continue
             setting = f"coverage >= {coverage:.2f}, margin >= {margin:.2f}, title match >= {title_match:.2f}"
-            if args.grid:
+            if similarity is not None:
+                setting += f", similarity >= {similarity:.2f} leading by {lead:.2f}"
+            if args.grid or args.semantic_grid:
                 counts = summary(rows)
                 print(f"{label:<11} {setting}: " + "; ".join(
                     f"{half} right {c['right']} wrong {c['wrong']} handed over {c['handed over']}"

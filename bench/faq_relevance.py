@@ -70,6 +70,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=SETS, default="python", help="which FAQ set to score (python)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--weight", type=float, help="SEMANTIC_WEIGHT to try (tuning half only!)")
+    parser.add_argument("--floor", type=float, help="SEMANTIC_FLOOR to try")
+    parser.add_argument("--weight-all", type=float, help="SEMANTIC_WEIGHT_ALL_WORDS to try")
     args = parser.parse_args()
     from flask_migrate import upgrade
 
@@ -84,9 +87,27 @@ def main():
     corpus, query_set = SETS[args.set]
     ids = corpus.load(app)
     queries = [q for q in query_set.load() if q["expected"]]
+    from kb.search import vectors
+
+    if args.weight is not None:
+        query.SEMANTIC_WEIGHT = args.weight
+    if args.floor is not None:
+        query.SEMANTIC_FLOOR = args.floor
+    if args.weight_all is not None:
+        query.SEMANTIC_WEIGHT_ALL_WORDS = args.weight_all
+
+    def lexical(text):
+        model, app.config["SEARCH_EMBEDDING_MODEL"] = app.config["SEARCH_EMBEDDING_MODEL"], None
+        try:
+            return [hit.id for hit in query.search(text, limit=DEPTH).hits]
+        finally:
+            app.config["SEARCH_EMBEDDING_MODEL"] = model
+
     with app.app_context():
+        vectors.sync()
+        vectors.wait_for_backfill()  # every card embedded before scoring
         engines = {"kb": lambda text: [hit.id for hit in query.search(text, limit=DEPTH).hits],
-                   **plain_whoosh(app, folder)}
+                   "kb lexical": lexical, **plain_whoosh(app, folder)}
         report = {name: summary(ranks(search, queries, ids)) for name, search in engines.items()}
     if args.json:
         print(json.dumps({name: {f"{h}/{k}": v for (h, k), v in s.items()} for name, s in report.items()}, indent=1))

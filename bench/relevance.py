@@ -29,13 +29,17 @@ def load_queries(path=QUERIES_FILE):
 
 
 def seed_demo(app):
-    """Load the demo knowledge base into a migrated app; the commit builds the search index."""
+    """Load the demo knowledge base into a migrated app; the commit builds the search index, and the
+    vectors are all embedded before this returns (a rebuild's many are embedded in the background)."""
     from kb import demo
     from kb.extensions import db
+    from kb.search import vectors
 
     with app.app_context():
         demo.seed()
         db.session.commit()
+        vectors.sync()
+        vectors.wait_for_backfill()
 
 
 def _summary(rows):

@@ -130,6 +130,11 @@ RATELIMIT_ENABLED = True
 # times the next served card; otherwise `no_verified_answer` with suggestions (see bench/answers.py).
 API_ANSWER_MIN_COVERAGE = 0.75
 API_ANSWER_MARGIN = 1.2
+# ... or, in other words than the card's (a paraphrase), is this close in meaning to the served question
+# and answer (cosine similarity of the embedding model) and closer by API_ANSWER_SIMILARITY_LEAD than the
+# next candidate. Off-topic questions stay below it and are handed over.
+API_ANSWER_MIN_SIMILARITY = 0.7
+API_ANSWER_SIMILARITY_LEAD = 0.05
 # /api/v1/health reports "degraded" while the index is more than this many changes behind.
 API_HEALTH_MAX_LAG = 100
 

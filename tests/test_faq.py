@@ -128,7 +128,7 @@ def test_search_shows_served_public_cards_only(client, faq):
                          ("gift wrap", "Do you sell gift wrap?"), ("lunar shipping moon", "Do you ship to the moon?"),
                          ("fraud review orders", "Which orders need a fraud review?")]:
         page = faq_search(client, words)
-        assert title not in page and "No answers found" in page
+        assert title not in page  # customers may meet other cards close in meaning, never these
 
 
 def test_unverified_edit_is_not_shown_until_it_is_verified(app, client, faq):

@@ -18,8 +18,15 @@ from kb.search import query
 
 
 def found(words):
+    """What the index holds for `words` (lexical only: these tests are about the index's content)."""
+    from flask import current_app
+
     query._cache.clear()
-    return [hit.id for hit in query.search(words).hits]
+    model, current_app.config["SEARCH_EMBEDDING_MODEL"] = current_app.config["SEARCH_EMBEDDING_MODEL"], None
+    try:
+        return [hit.id for hit in query.search(words).hits]
+    finally:
+        current_app.config["SEARCH_EMBEDDING_MODEL"] = model
 
 
 def _edit_until_killed(settings, instance_path, card_id, progress_path):

@@ -1,11 +1,19 @@
 """The array engine (kb.search.engine): exact totals, phrases by position, pages, facets, segments."""
 from collections import Counter
 
+import pytest
+
 from kb.cards import operations
 from kb.extensions import db
 from kb.models import Card
 from kb.search import engine, query
 from kb.search import index as search_index
+
+
+@pytest.fixture(autouse=True)
+def lexical(app):
+    """The lexical engine alone: the semantic layer's blend is tests/test_hybrid.py's."""
+    app.config["SEARCH_EMBEDDING_MODEL"] = None
 
 
 def search(text, **kwargs):
@@ -73,7 +81,7 @@ def test_ranking_is_bm25f_times_the_card_multiplier_and_follows_edits(app, make_
         results = search("gift wrapping", explain=True)
         assert [h.id for h in results.hits] == [title_hit.id, body_hit.id]  # a title match counts more
         for hit in results.hits:
-            assert abs(hit.explain["bm25f"] * hit.explain["rank_multiplier"] - hit.score) < 1e-3
+            assert abs(hit.explain["relevance"] * hit.explain["rank_multiplier"] - hit.score) < 1e-3
         card = db.session.get(Card, body_hit.id)
         operations.edit_card(card, author=card.owner, title="Gift wrapping with ribbon",
                              answer="Gift wrapping with a ribbon costs 3 pounds.")

@@ -14,8 +14,16 @@ from kb.search import query
 
 
 def found(text, **kwargs):
+    """What the index holds for `text` (lexical only: these tests are about the index; tests/test_vectors.py
+    has the semantic layer's)."""
+    from flask import current_app
+
     query._cache.clear()
-    return [h.id for h in query.search(text, **kwargs).hits]
+    model, current_app.config["SEARCH_EMBEDDING_MODEL"] = current_app.config["SEARCH_EMBEDDING_MODEL"], None
+    try:
+        return [h.id for h in query.search(text, **kwargs).hits]
+    finally:
+        current_app.config["SEARCH_EMBEDDING_MODEL"] = model
 
 
 def test_create_edit_archive_and_delete_reach_the_index(app, world):

@@ -174,6 +174,8 @@ def answer(question, table):
         best, score = max(exact, key=lambda pair: (in_order(typed, as_typed(pair[0].revision.title)), pair[1]))
         return Answer(best, candidates, score)
     best, score = scored[0]
+    if _means_the_same(found, best):
+        return Answer(best, candidates, score)
     close = [pair for pair in scored[1:] if pair[1] * config["API_ANSWER_MARGIN"] > score]
     if close:
         best, score = _closest([(best, score), *close], asked[-1])
@@ -182,6 +184,17 @@ def answer(question, table):
     if coverage(found.groups, served_terms(best.revision), query.searcher()) < config["API_ANSWER_MIN_COVERAGE"]:
         return Answer(None, candidates, None, "the best match leaves out words of the question")
     return Answer(best, candidates, score)
+
+
+def _means_the_same(found, best):
+    """The best card answers in other words: close enough in meaning to the question, and clearly closer
+    than any other candidate (the words-based rules refuse a paraphrase for the words it leaves out)."""
+    config = current_app.config
+    similarity = {s.card.id: hit.similarity for hit, s in found.items if hit.similarity is not None}
+    mine = similarity.pop(best.card.id, None)
+    if mine is None or mine < config["API_ANSWER_MIN_SIMILARITY"]:
+        return False
+    return mine - max(similarity.values(), default=0.0) >= config["API_ANSWER_SIMILARITY_LEAD"]
 
 
 def _closest(close, asked):

@@ -277,6 +277,9 @@ class Embedder:
         self.tokenizer.no_padding()
         self.dim = self.session.get_outputs()[0].shape[1]
         self._lock = threading.Lock()
+        # Whole words of the model's vocabulary (WordPiece keeps ~20,000 common words whole): a word in
+        # it is a real word, never "corrected" into a card's word ("eve" is not "even", "shop" not "ship").
+        self.words = frozenset(t for t in self.tokenizer.get_vocab() if t.isalpha() and len(t) >= 3)
 
     def embed(self, texts):
         """Vectors for `texts`, in order. One text per run: the int8 graph quantises its activations per run,

@@ -387,6 +387,28 @@ def run(searcher, plan, limit, facets=()):
     return Outcome(top, total, counts if facets else None)
 
 
+def admitted(searcher, plan, docnums):
+    """{docnum: ranking multiplier} of those of `docnums` the plan's filters, exclusions and masks let
+    through, whatever its words: the semantic candidates that did not match lexically."""
+    out = {}
+    wanted = sorted(set(docnums))
+    for seg, offset in searcher.reader().leaf_readers():
+        n = seg.doc_count_all()
+        local = np.array([d - offset for d in wanted if offset <= d < offset + n], np.int64)
+        if not len(local):
+            continue
+        keep = alive(seg)[local].copy()
+        for stem in plan.excluded:
+            keep &= ~np.isin(local, postings(seg, plan.fields[0], stem)[0])
+        for field, values in plan.filters:
+            keep &= _docs(seg, field, values)[local]
+        for field, value in plan.mask:
+            keep &= ~np.isin(local, postings(seg, field, value)[0])
+        rank = ranks(seg)[local]
+        out.update({int(d) + offset: float(r) for d, r, k in zip(local, rank, keep, strict=True) if k})
+    return out
+
+
 def _facet(seg, field):
     """(values, value index per posting, document per posting) of an untokenised field in one segment: every
     value's postings laid end to end, so that counting the matches per value is one `bincount`, not a

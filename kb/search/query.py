@@ -17,14 +17,14 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import current_app
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from kb.models import CardChange
-from kb.search import analysis, engine, snippets
+from kb.search import analysis, embedding, engine, snippets, vectors
 from kb.search import index as search_index
 from kb.verification import policy
 
@@ -32,6 +32,16 @@ MIN_PREFIX = 3  # shorter prefixes expand to too many words to be useful or fast
 FIELD_WORDS = {"title", "answer", "notes", "tag", "tags", "status", "collection", "owner", "id", "keywords"}
 OPERATORS = {"AND", "OR", "NOT", "TO", "NEAR"}
 FEW = 3  # an AND query finding fewer results than this is retried as OR
+# Hybrid ranking (issue 13): the lexical top LEXICAL_K and the SEMANTIC_K cards nearest in meaning, each
+# card scored SEMANTIC_WEIGHT x its similarity (over the best candidate's) + the rest x its BM25F (over the
+# best's), then the trust and usage multiplier. A card only close in meaning needs SEMANTIC_FLOOR.
+LEXICAL_K = 50
+SEMANTIC_K = 50
+SEMANTIC_WEIGHT = 0.7
+# ... when some card holds every word of the query (a keyword search that found what it names), the
+# words weigh more: "chargeback" finds the chargeback card first, not one merely close in meaning.
+SEMANTIC_WEIGHT_ALL_WORDS = 0.5
+SEMANTIC_FLOOR = 0.25
 MAX_LIMIT = 50
 SNIPPET_CHARS = 220
 
@@ -214,7 +224,7 @@ def correct_typos(reader, groups, language, wording=AGENTS):
         if group.kind != "word" or group.alternatives or _known(reader, group.stems, wording):
             continue
         word = analysis.fold(group.raw.lower())
-        if len(word) < 3 or not word.isalpha():
+        if len(word) < 3 or not word.isalpha() or word in real_words():
             continue
         suggestions = suggest(reader, word, wording=wording)
         if not suggestions:
@@ -224,6 +234,13 @@ def correct_typos(reader, groups, language, wording=AGENTS):
             tuple(analysis.words(s, language)) for s in suggestions if analysis.words(s, language)))
         corrected = True
     return corrected
+
+
+def real_words():
+    """Words known to be real whatever the cards say (the embedding model's whole-word vocabulary), so a
+    correction never replaces one; empty without a model (then only the cards' words count)."""
+    model = embedding.current()
+    return model.words if model is not None else frozenset()
 
 
 def suggest(reader, word, limit=3, wording=AGENTS):
@@ -448,6 +465,7 @@ class Hit:
     served_title: str | None = None
     served_snippet: str | None = None
     served_revision: int | None = None
+    similarity: float | None = None  # closeness in meaning to the query (None: lexical only)
 
 
 @dataclass
@@ -491,7 +509,7 @@ def search(text, filters=None, limit=10, offset=0, include_archived=False, facet
         key = (id(s.reader()), s.reader().generation() if hasattr(s.reader(), "generation") else None,
                search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
                include_archived, facets, explain, prefix_last,
-               getattr(synonyms, "version", None) if synonyms else None, wording)
+               getattr(synonyms, "version", None) if synonyms else None, wording, vectors.version())
         return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
                                             prefix_last, synonyms or {}, wording))
 
@@ -524,28 +542,93 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     plan = engine.Plan(plan_groups(groups), "all", tuple(parsed.excluded), filters.terms(wording.tags),
                        () if hidden else (("status", policy.ARCHIVED),), (wording.content, wording.title))
     counted = tuple(FACETS.values()) if facets else ()
-    outcome = engine.run(s, plan, offset + limit, counted)
+    meaning = _meaning(did_you_mean or text, wording)  # "Showing results for <correction>": its meaning too
+    depth = max(offset + limit, LEXICAL_K) if meaning is not None else offset + limit
+    outcome = engine.run(s, plan, depth, counted)
     complete = []
     if outcome.total < FEW and len(groups) > 1:
         # Too few cards have every word: any word may match, ranked by BM25F (which favours cards
         # matching more of the words, and rarer ones).
         complete = [doc for doc, _, _ in outcome.top]
         plan.mode = "any"
-        outcome = engine.run(s, plan, offset + limit, counted)
-    total = outcome.total
+        outcome = engine.run(s, plan, depth, counted)
+    total, lexical_total = outcome.total, outcome.total
+    close = {}
+    if meaning is not None:
+        weight = SEMANTIC_WEIGHT_ALL_WORDS if plan.mode == "all" and lexical_total else SEMANTIC_WEIGHT
+        outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight)
+        total += len(added)
+        if facets:  # the cards added by meaning are counted too, so that the facets add up to the total
+            for doc in added:
+                stored = s.stored_fields(doc)
+                for field in FACETS.values():
+                    for value in (stored.get(field) or "").split(",") if field == "tags" else [stored.get(field)]:
+                        if value:
+                            outcome.facets[field][value] = outcome.facets[field].get(value, 0) + 1
     # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
     read = [g.alternatives or [g.stems] for g in groups]
     stems = sorted({s for alternatives in read for alt in alternatives for s in alt})
-    hits = [_hit(s, doc, score, rank, explain, stems, language, wording) for doc, score, rank in outcome.top[offset:]]
+    hits = [_hit(s, doc, score, rank, explain, stems, language, wording, close.get(doc))
+            for doc, score, rank in outcome.top[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
     if facets:
         facet_counts = {name: sorted(((k, n) for k, n in outcome.facets[field].items() if k),
                                      key=lambda kv: (-kv[1], str(kv[0]))) for name, field in FACETS.items()}
     notice = parsed.notice
-    if plan.mode == "any" and total and not complete:
+    if not lexical_total and total:
+        notice = notice or "No card has these words; showing cards close in meaning."
+    elif plan.mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
     return Results(hits, total, did_you_mean, next_cursor, notice, plan.mode, facet_counts, read)
+
+
+def _meaning(text, wording):
+    """The query's similarity to every card with a vector, or None when search is lexical (no model, or
+    no vectors yet): (card ids, similarities, {card id: slot})."""
+    model = embedding.current()
+    if model is None:
+        return None
+    found = vectors.matrix()
+    if not found.embedded():
+        return None
+    vector = model.embed([text[:current_app.config["SEARCH_MAX_QUERY_CHARS"]]])[0]
+    return found.scores(vector, "customers" if wording.customers else "agents")
+
+
+def _blend(s, plan, top, meaning, wording, weight):
+    """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT).
+    Returns (top as (docnum, final score, multiplier), {docnum: similarity}, the docnums added by meaning).
+    A card added by meaning passes the plan's filters, and for customers must be public and live: the
+    lexical plan has that from the customers' fields, which only public live cards have."""
+    ids, sims, slot_of = meaning
+    lexical = {doc: (final / rank if rank else 0.0, rank) for doc, final, rank in top}
+    similarity = {}
+    for doc in lexical:
+        slot = slot_of.get(int(s.stored_fields(doc)["id"]))
+        if slot is not None and sims[slot] > -1.5:
+            similarity[doc] = float(sims[slot])
+    nearest = [(card_id, sim) for card_id, sim in vectors.top(ids, sims, SEMANTIC_K) if sim >= SEMANTIC_FLOOR]
+    extra = {}
+    for card_id, sim in nearest:
+        for doc in engine.holding(s, "id", str(card_id)):
+            if doc not in lexical:
+                extra[doc] = sim
+    if wording.customers:
+        plan = replace(plan, filters=(*plan.filters, ("public", (True,))))
+    admitted = engine.admitted(s, plan, extra)
+    best_lexical = max((bm for bm, _ in lexical.values()), default=0.0) or 1.0
+    best_similarity = max([*similarity.values(), *(extra[d] for d in admitted)], default=0.0) or 1.0
+    blended = []
+    for doc, (bm, rank) in lexical.items():
+        words = bm / best_lexical
+        meant = similarity[doc] / best_similarity if doc in similarity else words  # not embedded yet
+        blended.append((doc, (weight * meant + (1 - weight) * words) * rank, rank))
+    for doc, rank in admitted.items():
+        similarity[doc] = extra[doc]
+        blended.append((doc, weight * extra[doc] / best_similarity * rank, rank))
+    blended.sort(key=lambda item: (-item[1], item[0]))
+    return blended, similarity, list(admitted)
 
 
 def same_question(texts):
@@ -562,7 +645,7 @@ def same_question(texts):
     return _guarded(read)
 
 
-def _hit(s, docnum, score, rank, explain, stems, language, wording):
+def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=None):
     stored = s.stored_fields(docnum)
     snippet = snippets.snippet(stored.get("plain", ""), stems, language, SNIPPET_CHARS)
     served_title, served_snippet = stored.get("served_title"), None
@@ -571,7 +654,8 @@ def _hit(s, docnum, score, rank, explain, stems, language, wording):
             stored["served_plain"], stems, language, SNIPPET_CHARS)
     info = None
     if explain:
-        info = {"bm25f": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
+        info = {"relevance": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
+                "similarity": None if similarity is None else round(similarity, 3),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
                 "matched": matched_fields(stored, stems, language)}
     title = served_title if wording.customers else stored["title"]
@@ -581,7 +665,8 @@ def _hit(s, docnum, score, rank, explain, stems, language, wording):
         status=stored["status"], reasons=[r for r in (stored.get("reasons") or "").split(",") if r],
         collection_id=int(stored["collection"]), tags=[t for t in tags.split(",") if t],
         verified_at=stored.get("verified_at") or None, score=round(score, 4), explain=info,
-        served_title=served_title, served_snippet=served_snippet, served_revision=stored.get("served_revision"))
+        served_title=served_title, served_snippet=served_snippet, served_revision=stored.get("served_revision"),
+        similarity=None if similarity is None else round(similarity, 4))
 
 
 def matched_fields(stored, stems, language):

@@ -374,23 +374,36 @@ class Matrix:
         return _scan(self.rows, q).astype(np.float32) * self.scales * np.float32(peak / SCALE)
 
     def nearest(self, query_vector, channel, k=50):
-        """The `k` cards closest in meaning, best first: [(card id, similarity)]. Agents are matched on the
-        closer of a card's served and current wordings; customers on the served wording only."""
+        """The `k` cards closest in meaning, best first: [(card id, similarity)]."""
+        ids, score, _ = self.scores(query_vector, channel)
+        return top(ids, score, k)
+
+    def scores(self, query_vector, channel):
+        """Per card (this copy's slots): similarity to the query, -2 where the card has no vector; agents are
+        matched on the closer of a card's served and current wordings, customers on the served one only.
+        Returns (card ids, scores, {card id: slot})."""
         with self.lock:
             if not len(self.scales) or not len(self.ids):
-                return []
+                return self.ids[:0], np.zeros(0, np.float32), {}
             pad = np.append(self.similarities(query_vector), np.float32(-2.0))  # row -1: no vector
             score = pad[self.at[:, 0]]
             if channel == "agents":
                 score = np.maximum(score, pad[self.at[:, 1]])
-            k = min(k, len(score))
-            top = np.argpartition(-score, k - 1)[:k]
-            top = top[np.argsort(-score[top], kind="stable")]
-            return [(int(self.ids[i]), float(score[i])) for i in top if score[i] > -1.5]
+            return self.ids.copy(), score, self.slot_of
 
     def embedded(self):
         """Cards with at least one wording embedded, in this copy."""
         return int(((self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)).sum()) if len(self.at) else 0
+
+
+def top(ids, score, k):
+    """[(card id, score)] of the `k` best scores, best first (cards without a vector never)."""
+    if not len(score):
+        return []
+    k = min(k, len(score))
+    best = np.argpartition(-score, k - 1)[:k]
+    best = best[np.argsort(-score[best], kind="stable")]
+    return [(int(ids[i]), float(score[i])) for i in best if score[i] > -1.5]
 
 
 _scan_session = {}
@@ -431,3 +444,12 @@ def matrix():
     if os.path.exists(path):
         m.refresh()
     return m
+
+
+def version():
+    """What a cached search result depends on here: the model in use and how far this copy has read."""
+    name = current_app.config.get("SEARCH_EMBEDDING_MODEL")
+    if not name:
+        return None
+    m = matrix()
+    return name, m.seq, m.vrow
