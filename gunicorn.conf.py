@@ -80,3 +80,11 @@ control_socket = _env("CONTROL_SOCKET", None)
 control_socket_disable = control_socket is None
 if control_socket is None:
     del control_socket
+
+
+def post_worker_init(worker):
+    """Each worker opens its search index, embedding model and vectors before it takes a request, so the
+    first search after a start or a replacement (max_requests) costs what any search does."""
+    from kb.search import query
+
+    query.warm_up(worker.wsgi)

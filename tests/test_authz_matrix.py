@@ -113,6 +113,7 @@ TABLE = {
     "search.request_card POST":          "L   403 ok  ok  403 ok  L   L   L   L",
     "search.similar GET":                "L   ok  ok  ok  ok  ok  L   L   L   L",
     "search.synonym_edit POST":          "L   403 403 403 403 ok  L   L   L   L",
+    "search.search_status GET":          "L   403 403 403 403 ok  L   L   L   L",
     "search.synonym_sets GET":           "L   403 403 403 403 ok  L   L   L   L",
     "search.synonym_sets POST":          "L   403 403 403 403 400 L   L   L   L",
     "static GET":                        "ok  ok  ok  ok  ok  ok  ok  ok  ok  ok",

@@ -125,3 +125,16 @@ def test_a_real_word_is_never_corrected_into_a_cards_word(app, shop, make_card):
         assert found.did_you_mean is None  # "eve" is a word, not a typo of "even"
         assert found.hits[0].id in (shop["christmas"], shop["hours"]) and found.hits[0].id != even.id
         assert query.search("refnud").did_you_mean == "refunds"  # a typo still is corrected (the cards say "refunds")
+
+
+def test_experts_read_why_a_card_ranks_where_it_does_in_plain_words(app, shop):
+    with app.app_context():
+        query._cache.clear()
+        first = query.search("how long do refunds take", explain=True).hits[0]
+        assert first.id == shop["refund"]
+        why = first.explain["why"]
+        assert why.startswith("Matched the title words ") and "refunds" in why and "close in meaning" in why
+        assert "BM25" not in why
+        query._cache.clear()
+        by_meaning = query.search("I sent it back, when do I get paid back", explain=True).hits[0]
+        assert "found by meaning alone (no word in common)" in by_meaning.explain["why"]

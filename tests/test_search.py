@@ -338,7 +338,8 @@ def test_every_page_has_the_search_box(client, auth, kb_cards):
 
 def test_explain_is_for_experts(client, auth, kb_cards):
     auth.login("expert@example.com")
-    assert "Why here?" in client.get("/search?q=refund&explain=1").get_data(as_text=True)
+    page = client.get("/search?q=refund&explain=1").get_data(as_text=True)
+    assert "Why here?" in page and "Matched the title word" in page
     body = client.get("/api/v1/search?q=refund&explain=1").get_json()
     assert json.dumps(body["results"][0]["explain"])
 

@@ -553,7 +553,7 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         plan.mode = "any"
         outcome = engine.run(s, plan, depth, counted)
     total, lexical_total = outcome.total, outcome.total
-    close = {}
+    close, added = {}, []
     if meaning is not None:
         weight = SEMANTIC_WEIGHT_ALL_WORDS if plan.mode == "all" and lexical_total else SEMANTIC_WEIGHT
         outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight)
@@ -568,7 +568,10 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
     read = [g.alternatives or [g.stems] for g in groups]
     stems = sorted({s for alternatives in read for alt in alternatives for s in alt})
-    hits = [_hit(s, doc, score, rank, explain, stems, language, wording, close.get(doc))
+    typed = {stem: g.correction or g.raw for g, alternatives in zip(groups, read, strict=True)
+             for alt in alternatives for stem in alt} if explain else None
+    by_meaning = set(added) if meaning is not None else set()
+    hits = [_hit(s, doc, score, rank, explain, stems, language, wording, close.get(doc), typed, doc in by_meaning)
             for doc, score, rank in outcome.top[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None
     facet_counts = None
@@ -631,6 +634,18 @@ def _blend(s, plan, top, meaning, wording, weight):
     return blended, similarity, list(admitted)
 
 
+def warm_up(app):
+    """Open this process's searcher, model, vector scan and vectors with one throwaway search (gunicorn's
+    post_worker_init): opening them cost the first search ~0.7 s. A failure is logged, never raised."""
+    import logging
+
+    with app.app_context():
+        try:
+            search("warm up the search")
+        except Exception:  # noqa: BLE001 — the first real search opens them instead
+            logging.getLogger(__name__).exception("warming up search failed")
+
+
 def same_question(texts):
     """Ids of the public cards whose served question has the same words as one of `texts`, in any order
     (folded stems, stop words out): the chatbot's exact matches, whatever their rank."""
@@ -645,7 +660,8 @@ def same_question(texts):
     return _guarded(read)
 
 
-def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=None):
+def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=None, words=None,
+         by_meaning=False):
     stored = s.stored_fields(docnum)
     snippet = snippets.snippet(stored.get("plain", ""), stems, language, SNIPPET_CHARS)
     served_title, served_snippet = stored.get("served_title"), None
@@ -657,7 +673,8 @@ def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=N
         info = {"relevance": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
                 "similarity": None if similarity is None else round(similarity, 3),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
-                "matched": matched_fields(stored, stems, language)}
+                "matched": {} if by_meaning else matched_fields(stored, stems, language)}
+        info["why"] = in_plain_words(info, stored["status"], words or {})
     title = served_title if wording.customers else stored["title"]
     tags = stored.get(wording.tags, "")
     return Hit(
@@ -667,6 +684,37 @@ def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=N
         verified_at=stored.get("verified_at") or None, score=round(score, 4), explain=info,
         served_title=served_title, served_snippet=served_snippet, served_revision=stored.get("served_revision"),
         similarity=None if similarity is None else round(similarity, 4))
+
+
+CLOSE_IN_MEANING = 0.5  # similarity an expert reads as "close in meaning" (0.35: "related")
+
+
+def in_plain_words(info, status, typed):
+    """Why a card ranks where it does, for the experts who keep cards findable: which of the question's
+    words it holds and where, whether it is close in meaning, and what its status does to its place."""
+    parts = []
+    for part, stems in info["matched"].items():
+        words = list(dict.fromkeys(typed.get(stem, stem) for stem in stems))
+        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+        parts.append(f"matched the {part} word{'s' if len(words) > 1 else ''} {listed}")
+    similarity = info["similarity"]
+    if similarity is not None:
+        if similarity >= CLOSE_IN_MEANING:
+            parts.append("close in meaning to the question")
+        elif similarity >= 0.35:
+            parts.append("related in meaning to the question")
+        if not info["matched"]:
+            parts.append("found by meaning alone (no word in common)")
+    factor = info["status_factor"]
+    label = policy.LABELS.get(status, status.replace("_", " "))
+    if factor > 1:
+        parts.append(f"{label.lower()} (ranked ahead)")
+    elif factor < 1:
+        parts.append(f"{label.lower()} (ranked lower)")
+    if info["rank_multiplier"] > factor + 1e-6:
+        parts.append("often opened or copied by agents (ranked ahead)")
+    text = "; ".join(parts) or "matched the question"
+    return text[0].upper() + text[1:] + "."
 
 
 def matched_fields(stored, stems, language):

@@ -5,8 +5,8 @@ rebuilt from the database, so each host keeps its own, in a small SQLite file of
 several worker processes share it safely, a crash loses nothing the feed cannot replay, and it needs no
 service. Vectors are keyed by a hash of the model and the text, so a rebuild re-embeds nothing unchanged
 and a card whose served and current wordings are the same has one vector. Two wordings per card:
-`served` (the verified title and answer: what customers are matched on) and `agents` (the current title,
-answer and internal notes, pending edits included). A change embeds at once when it is small (an edit:
+`served` (the verified title and answer: what customers are matched on) and `agents` (the current title
+and answer, pending edits included; internal notes are found by their words only). A change embeds at once when it is small (an edit:
 findable by meaning within the commit's second); a rebuild's 100,000 cards wait in `wanted` and are
 embedded in the background (`backfill`), while search stays lexical for the cards not yet embedded.
 
@@ -66,13 +66,15 @@ def text_hash(model_name, text):
 
 
 def wordings(card, verified):
-    """(served, agents) texts of a card: served is None for a card never verified."""
+    """(served, agents) texts of a card, title and answer: served is None for a card never verified, and
+    the same text as agents' unless an edit awaits verification (then one vector serves both). Internal
+    notes are not embedded: agents find them by their words (the index), customers never; a vector of
+    notes as well would double the vectors of a knowledge base whose cards all have notes (77 MB at
+    100,000 cards instead of 38)."""
     served = None
     if verified is not None:
         served = f"{verified.title}\n{_plain(verified.answer)}"
-    notes = (card.internal_notes or "").strip()
-    agents = f"{card.title}\n{_plain(card.answer)}" + (f"\n{notes}" if notes else "")
-    return served, agents
+    return served, f"{card.title}\n{_plain(card.answer)}"
 
 
 def _plain(markdown):

@@ -23,7 +23,7 @@ from kb.extensions import db
 from kb.forms import flash_form_errors, save
 from kb.ids import db_int
 from kb.models import Collection, SynonymSet, Team
-from kb.search import gaps, service, synonyms, usage
+from kb.search import gaps, service, synonyms, usage, vectors
 from kb.search import index as search_index
 from kb.search.forms import RequestForm, SynonymForm, SynonymImportForm
 from kb.validation import Invalid
@@ -140,7 +140,17 @@ def request_card():
 
 def _admins_only():
     if not permissions.is_admin(current_user):
-        abort(403, "Synonyms are managed by admins.")
+        abort(403, "Only admins manage search.")
+
+
+@bp.get("/admin/search")
+def search_status():
+    """The index and the semantic layer of this host: how far embedding has got after a rebuild."""
+    _admins_only()
+    semantic = vectors.status()
+    total = semantic["vectors"] + semantic["waiting"]
+    return render_template("search/status.html", index=search_index.status(), semantic=semantic,
+                           progress=int(100 * semantic["vectors"] / total) if total else 100)
 
 
 @bp.route("/admin/synonyms", methods=["GET", "POST"])
