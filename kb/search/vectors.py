@@ -6,9 +6,10 @@ several worker processes share it safely, a crash loses nothing the feed cannot 
 service. Vectors are keyed by a hash of the model and the text, so a rebuild re-embeds nothing unchanged
 and a card whose served and current wordings are the same has one vector. Two wordings per card:
 `served` (the verified title and answer: what customers are matched on) and `agents` (the current title
-and answer, pending edits included; internal notes are found by their words only). A change embeds at once when it is small (an edit:
-findable by meaning within the commit's second); a rebuild's 100,000 cards wait in `wanted` and are
-embedded in the background (`backfill`), while search stays lexical for the cards not yet embedded.
+and answer, pending edits included; internal notes are found by their words only). A change embeds at
+once when it is small (an edit: findable by meaning within the commit's second); a rebuild's 100,000
+cards wait in `wanted` and are embedded in the background (`backfill`), while search stays lexical for
+the cards not yet embedded.
 
 Each process scans its own copy of the vectors (`Matrix`): uint8 rows, 384 bytes a wording, scored
 against the query with onnxruntime's integer matrix product (~2 ms for 100,000 rows on one core).
