@@ -100,6 +100,9 @@ SEARCH_CATCHUP_TIMEOUT = 0.0
 # and search stays lexical. Built graphs are kept in SEARCH_MODEL_CACHE (default ~/.cache/kb/models).
 SEARCH_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 SEARCH_MODEL_CACHE = None
+# Threads of the background embedding after a rebuild (None: one per core), at a lower CPU priority than
+# the web workers. A search embeds its query on one thread.
+SEARCH_EMBED_THREADS = None
 # Apply the change feed to the index right after every commit that changed a card.
 SEARCH_SYNC_ON_COMMIT = True
 # Memory for a full rebuild's posting pool, per indexing process (MB): beyond it postings spill to disk.

@@ -263,6 +263,7 @@ class Embedder:
 
         self.spec = spec
         self.name = spec.name
+        self.key = f"{spec.name}/{fingerprint(spec)}"  # what a vector depends on: the model and its truncation
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -319,16 +320,17 @@ def load(name, folder=None, archive=None, threads=1):
     return found
 
 
-def current():
+def current(threads=1):
     """The app's configured model (SEARCH_EMBEDDING_MODEL), or None when it is off or refused: callers then
-    search lexically. Never raises."""
+    search lexically. Never raises. One thread for a query (the workers are the parallelism); the background
+    embedding asks for more."""
     from flask import current_app
 
     name = current_app.config.get("SEARCH_EMBEDDING_MODEL")
     if not name:
         return None
     try:
-        return load(name, current_app.config.get("SEARCH_MODEL_CACHE"))
+        return load(name, current_app.config.get("SEARCH_MODEL_CACHE"), threads=threads)
     except ModelRefused:
         return None
 

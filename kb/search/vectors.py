@@ -62,8 +62,8 @@ def connect(path=None):
     return conn
 
 
-def text_hash(model_name, text):
-    return hashlib.sha256(f"{model_name}\0{text}".encode()).hexdigest()[:32]
+def text_hash(model_key, text):
+    return hashlib.sha256(f"{model_key}\0{text}".encode()).hexdigest()[:32]
 
 
 def wordings(card, verified):
@@ -89,7 +89,7 @@ def _meta(conn, key, default=None):
     return row[0] if row else default
 
 
-def record(conn, model_name, rows, gone=()):
+def record(conn, model_key, rows, gone=()):
     """Write the wanted wordings of cards: rows of (card id, served text or None, agents text). Texts with
     no vector yet go to `wanted`. One transaction; returns how many texts now wait."""
     conn.execute("BEGIN IMMEDIATE")
@@ -97,7 +97,7 @@ def record(conn, model_name, rows, gone=()):
         seq = int(_meta(conn, "seq", "0"))
         for card_id, served, agents in rows:
             seq += 1
-            hashes = [text_hash(model_name, t) if t is not None else None for t in (served, agents)]
+            hashes = [text_hash(model_key, t) if t is not None else None for t in (served, agents)]
             for h, t in zip(hashes, (served, agents), strict=True):
                 if h is not None:
                     conn.execute("INSERT OR IGNORE INTO wanted (hash, text) SELECT ?, ? WHERE NOT EXISTS "
@@ -109,7 +109,7 @@ def record(conn, model_name, rows, gone=()):
             conn.execute("INSERT OR REPLACE INTO card (id, served, agents, seq) VALUES (?, NULL, NULL, ?)",
                          (card_id, seq))
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('model', ?)", (model_name,))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('model', ?)", (model_key,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -164,7 +164,7 @@ class Recorder:
         if self.conn is None:
             return
         rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
-        record(self.conn, self.model.name, rows, gone=set(asked) - {c.id for c in loaded.cards})
+        record(self.conn, self.model.key, rows, gone=set(asked) - {c.id for c in loaded.cards})
         self.seen.update(c.id for c in loaded.cards)
 
     def done(self, watermark, complete=False):
@@ -175,7 +175,7 @@ class Recorder:
         try:
             if complete:
                 known = [row[0] for row in self.conn.execute("SELECT id FROM card WHERE agents IS NOT NULL")]
-                record(self.conn, self.model.name, [], gone=[i for i in known if i not in self.seen])
+                record(self.conn, self.model.key, [], gone=[i for i in known if i not in self.seen])
             _advance(self.conn, watermark)
         finally:
             self.conn.close()
@@ -210,7 +210,7 @@ def sync(session=None):
                     chunk = card_ids[start:start + 500]
                     loaded = _load_cards(session, chunk)
                     rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
-                    record(conn, model.name, rows, gone=set(chunk) - {c.id for c in loaded.cards})
+                    record(conn, model.key, rows, gone=set(chunk) - {c.id for c in loaded.cards})
                     session.expunge_all()
                 _advance(conn, head)
             waiting = conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
@@ -252,7 +252,11 @@ def _run_backfill(app):
     import fcntl
 
     with app.app_context():
-        model = embedding.current()
+        try:  # below the web workers: Linux gives a thread its own niceness, and ORT's threads inherit it
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        model = embedding.current(threads=app.config["SEARCH_EMBED_THREADS"] or os.cpu_count() or 1)
         if model is None:
             return
         lock_path = os.path.join(folder(), "backfill.lock")
