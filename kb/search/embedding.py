@@ -320,6 +320,19 @@ def load(name, folder=None, archive=None, threads=1):
     return found
 
 
+def key():
+    """The configured model's vector key (name, build, truncation) without loading it, or None when there
+    is no model or it was refused in this process."""
+    from flask import current_app
+
+    name = current_app.config.get("SEARCH_EMBEDDING_MODEL")
+    if not name or name not in MODELS:
+        return None
+    if any(k[0] == name and isinstance(v, ModelRefused) for k, v in _loaded.items()):
+        return None
+    return f"{name}/{fingerprint(MODELS[name])}"
+
+
 def current(threads=1):
     """The app's configured model (SEARCH_EMBEDDING_MODEL), or None when it is off or refused: callers then
     search lexically. Never raises. One thread for a query (the workers are the parallelism); the background

@@ -152,19 +152,32 @@ def embed_wanted(conn, model, limit=None, stop=None):
 
 class Recorder:
     """Records the wordings of cards the index has just loaded (no second database read): `add(loaded)`
-    per batch, then `done(watermark)`. A no-op without a model."""
+    per batch, then `done(watermark)`. It runs under the index's writer lock, so it never loads the model
+    (~1 s the first time: every search waiting on the lock would answer from the old index meanwhile) and
+    never fails the index's write: on an error it stops recording, logs, and `sync` catches up from the
+    feed later (the vectors' watermark stays where it was)."""
 
     def __init__(self):
-        self.model = embedding.current()
-        self.conn = connect() if self.model is not None else None
+        self.key = embedding.key()  # None: no model, or one refused
+        self.conn = None
         self.seen = set()
+        if self.key is not None:
+            try:
+                self.conn = connect()
+            except (OSError, sqlite3.Error):
+                log.exception("cannot open the vectors; they catch up later")
 
     def add(self, loaded, asked=()):
         """`loaded`: kb.search.index.Loaded; `asked`: the ids looked for, those not found are gone."""
         if self.conn is None:
             return
         rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
-        record(self.conn, self.model.key, rows, gone=set(asked) - {c.id for c in loaded.cards})
+        try:
+            record(self.conn, self.key, rows, gone=set(asked) - {c.id for c in loaded.cards})
+        except sqlite3.Error:
+            log.exception("recording wordings failed; the vectors catch up from the feed later")
+            self._stop()
+            return
         self.seen.update(c.id for c in loaded.cards)
 
     def done(self, watermark, complete=False):
@@ -175,9 +188,15 @@ class Recorder:
         try:
             if complete:
                 known = [row[0] for row in self.conn.execute("SELECT id FROM card WHERE agents IS NOT NULL")]
-                record(self.conn, self.model.key, [], gone=[i for i in known if i not in self.seen])
+                record(self.conn, self.key, [], gone=[i for i in known if i not in self.seen])
             _advance(self.conn, watermark)
+        except sqlite3.Error:
+            log.exception("recording wordings failed; the vectors catch up from the feed later")
         finally:
+            self._stop()
+
+    def _stop(self):
+        if self.conn is not None:
             self.conn.close()
             self.conn = None
 
