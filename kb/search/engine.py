@@ -347,6 +347,12 @@ def _segment(stats, seg, plan):
             matched &= group_matched
         else:
             matched |= group_matched
+    return score, _allowed(seg, plan, matched)
+
+
+def _allowed(seg, plan, matched):
+    """`matched` (one flag per document of the segment) less what the plan leaves out whatever the words
+    match: excluded words, filters, masks, deleted documents."""
     for stem in plan.excluded:
         matched[postings(seg, plan.fields[0], stem)[0]] = False
     for field, values in plan.filters:
@@ -354,7 +360,7 @@ def _segment(stats, seg, plan):
     for field, value in plan.mask:
         matched[postings(seg, field, value)[0]] = False
     matched &= alive(seg)
-    return score, matched
+    return matched
 
 
 def run(searcher, plan, limit, facets=()):
@@ -387,26 +393,34 @@ def run(searcher, plan, limit, facets=()):
     return Outcome(top, total, counts if facets else None)
 
 
-def admitted(searcher, plan, docnums):
-    """{docnum: ranking multiplier} of those of `docnums` the plan's filters, exclusions and masks let
-    through, whatever its words: the semantic candidates that did not match lexically."""
-    out = {}
+def _per_segment(searcher, docnums):
+    """(segment, offset, its documents among `docnums` as local numbers) for each segment holding some."""
     wanted = sorted(set(docnums))
     for seg, offset in searcher.reader().leaf_readers():
         n = seg.doc_count_all()
         local = np.array([d - offset for d in wanted if offset <= d < offset + n], np.int64)
-        if not len(local):
-            continue
-        keep = alive(seg)[local].copy()
-        for stem in plan.excluded:
-            keep &= ~np.isin(local, postings(seg, plan.fields[0], stem)[0])
-        for field, values in plan.filters:
-            keep &= _docs(seg, field, values)[local]
-        for field, value in plan.mask:
-            keep &= ~np.isin(local, postings(seg, field, value)[0])
+        if len(local):
+            yield seg, offset, local
+
+
+def admitted(searcher, plan, docnums):
+    """{docnum: ranking multiplier} of those of `docnums` the plan's filters, exclusions and masks let
+    through, whatever its words: the semantic candidates that did not match lexically."""
+    out = {}
+    for seg, offset, local in _per_segment(searcher, docnums):
+        keep = _allowed(seg, plan, np.ones(seg.doc_count_all(), bool))[local]
         rank = ranks(seg)[local]
         out.update({int(d) + offset: float(r) for d, r, k in zip(local, rank, keep, strict=True) if k})
     return out
+
+
+def count(searcher, docnums, facets, into):
+    """Add the per-field counts of `docnums` into `into` ({field: {value: n}}), as `run` counts its matches."""
+    for seg, _, local in _per_segment(searcher, docnums):
+        matched = np.zeros(seg.doc_count_all(), bool)
+        matched[local] = True
+        for field in facets:
+            _count(seg, field, matched, into[field])
 
 
 def _facet(seg, field):

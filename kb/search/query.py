@@ -559,18 +559,13 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
         outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight)
         total += len(added)
         if facets:  # the cards added by meaning are counted too, so that the facets add up to the total
-            for doc in added:
-                stored = s.stored_fields(doc)
-                for field in FACETS.values():
-                    for value in (stored.get(field) or "").split(",") if field == "tags" else [stored.get(field)]:
-                        if value:
-                            outcome.facets[field][value] = outcome.facets[field].get(value, 0) + 1
+            engine.count(s, added, counted, outcome.facets)
     # Every group is a word or a phrase by now: a partial word became its expansions in correct_typos.
     read = [g.alternatives or [g.stems] for g in groups]
     stems = sorted({s for alternatives in read for alt in alternatives for s in alt})
     typed = {stem: g.correction or g.raw for g, alternatives in zip(groups, read, strict=True)
              for alt in alternatives for stem in alt} if explain else None
-    by_meaning = set(added) if meaning is not None else set()
+    by_meaning = set(added)
     hits = [_hit(s, doc, score, rank, explain, stems, language, wording, close.get(doc), typed, doc in by_meaning)
             for doc, score, rank in outcome.top[offset:offset + limit]]
     next_cursor = encode_cursor(offset + limit) if offset + limit < total else None

@@ -91,7 +91,7 @@ def _meta(conn, key, default=None):
 
 def record(conn, model_key, rows, gone=()):
     """Write the wanted wordings of cards: rows of (card id, served text or None, agents text). Texts with
-    no vector yet go to `wanted`. One transaction; returns how many texts now wait."""
+    no vector yet go to `wanted`. One transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         seq = int(_meta(conn, "seq", "0"))
@@ -114,15 +114,25 @@ def record(conn, model_key, rows, gone=()):
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
+
+
+def record_loaded(conn, model_key, loaded, asked=()):
+    """`record` the cards of a kb.search.index.Loaded batch; those of `asked` it lacks are gone."""
+    rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
+    record(conn, model_key, rows, gone=set(asked) - {c.id for c in loaded.cards})
+
+
+def _int8(vectors):
+    """Float vectors -> (int8 rows, scale per row): value = byte * scale, each row's peak at 127."""
+    peak = np.maximum(np.abs(vectors).max(axis=1), 1e-12)
+    scale = (peak / SCALE).astype(np.float32)
+    return np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8), scale
 
 
 def quantise(vectors):
     """Unit float vectors -> (uint8 rows, scale per row): value = (byte - 128) * scale."""
-    peak = np.maximum(np.abs(vectors).max(axis=1), 1e-12)
-    scale = (peak / SCALE).astype(np.float32)
-    q = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int16) + 128
-    return q.astype(np.uint8), scale
+    rows, scale = _int8(vectors)
+    return (rows.astype(np.int16) + 128).astype(np.uint8), scale
 
 
 def embed_wanted(conn, model, limit=None, stop=None):
@@ -171,9 +181,8 @@ class Recorder:
         """`loaded`: kb.search.index.Loaded; `asked`: the ids looked for, those not found are gone."""
         if self.conn is None:
             return
-        rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
         try:
-            record(self.conn, self.key, rows, gone=set(asked) - {c.id for c in loaded.cards})
+            record_loaded(self.conn, self.key, loaded, asked)
         except sqlite3.Error:
             log.exception("recording wordings failed; the vectors catch up from the feed later")
             self._stop()
@@ -227,9 +236,7 @@ def sync(session=None):
                                                      CardChange.kind == CardChange.CONTENT))))
                 for start in range(0, len(card_ids), 500):
                     chunk = card_ids[start:start + 500]
-                    loaded = _load_cards(session, chunk)
-                    rows = [(c.id, *wordings(c, loaded.verified.get(c.id))) for c in loaded.cards]
-                    record(conn, model.key, rows, gone=set(chunk) - {c.id for c in loaded.cards})
+                    record_loaded(conn, model.key, _load_cards(session, chunk), chunk)
                     session.expunge_all()
                 _advance(conn, head)
             waiting = conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
@@ -395,9 +402,8 @@ class Matrix:
 
     def similarities(self, query_vector):
         """Cosine similarity of the query to every stored wording (row order)."""
-        peak = max(float(np.abs(query_vector).max()), 1e-12)
-        q = np.clip(np.rint(query_vector / peak * SCALE), -127, 127).astype(np.int8)
-        return _scan(self.rows, q).astype(np.float32) * self.scales * np.float32(peak / SCALE)
+        q, scale = _int8(query_vector[None, :])
+        return _scan(self.rows, q[0]).astype(np.float32) * self.scales * scale[0]
 
     def nearest(self, query_vector, channel, k=50):
         """The `k` cards closest in meaning, best first: [(card id, similarity)]."""
