@@ -292,13 +292,17 @@ def main(argv=None):
     parser.add_argument("--rev", default="HEAD")
     parser.add_argument("--out", default=str(CORPUS))
     args = parser.parse_args(argv)
-    converted = convert(read_pages(args.source, args.rev))
-    Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in converted), encoding="utf-8")
+    write(convert(read_pages(args.source, args.rev)), args.out)
+    return 0
+
+
+def write(converted, out):
+    """The corpus as JSON Lines, and a count per collection."""
+    Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in converted), encoding="utf-8")
     counts = {}
     for r in converted:
         counts[r["collection"]] = counts.get(r["collection"], 0) + 1
-    print(f"{len(converted)} cards written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return 0
+    print(f"{len(converted)} cards written to {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 if __name__ == "__main__":

@@ -209,13 +209,17 @@ def build():
     out += [{"query": q, "kind": "symbol", "expected": _ids(e)} for q, e in SYMBOL]
     out += [{"query": q, "kind": "paraphrase", "expected": _ids(e)} for q, e in PARAPHRASE]
     out += [{"query": q, "kind": "offtopic", "expected": []} for q in OFFTOPIC]
-    known = {row["external_id"] for row in corpus}
     _split(out)
-    for q in out:
+    check_expected(out, {row["external_id"] for row in corpus})
+    return out
+
+
+def check_expected(queries, known):
+    """Every expected card is in the corpus (`known`: its external ids)."""
+    for q in queries:
         missing = set(q["expected"]) - known
         if missing:
             raise SystemExit(f"{q['query']!r} expects questions not in the corpus: {sorted(missing)}")
-    return out
 
 
 def load(half=None, path=QUERIES):
@@ -223,15 +227,19 @@ def load(half=None, path=QUERIES):
     return [q for q in queries if half in (None, q["half"])]
 
 
-def main():
-    queries = build()
-    QUERIES.write_text(json.dumps({"corpus": "bench/data/python-faq.jsonl", "about": __doc__.split("\n\n")[1],
-                                   "queries": queries}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+def write(queries, path, corpus, about):
+    """The query file the benches read, and a count per kind and half."""
+    path.write_text(json.dumps({"corpus": corpus, "about": about, "queries": queries}, indent=1,
+                               ensure_ascii=False) + "\n", encoding="utf-8")
     counts = {}
     for q in queries:
         counts[(q["kind"], q["half"])] = counts.get((q["kind"], q["half"]), 0) + 1
-    print(f"{len(queries)} queries written to {QUERIES}: "
+    print(f"{len(queries)} queries written to {path}: "
           + ", ".join(f"{k}/{h} {n}" for (k, h), n in sorted(counts.items())))
+
+
+def main():
+    write(build(), QUERIES, "bench/data/python-faq.jsonl", __doc__.split("\n\n")[1])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ and carries every source's copyright and licence. `load(app)` imports the bundle
 import argparse
 import gzip
 import html
-import json
 import re
 import sys
 from html.parser import HTMLParser
@@ -238,25 +237,31 @@ def text_markdown(lines):
 LSOF_HEADING = re.compile(r"^(\d+\.\d+(?:\.\d+)*)\s+(\S.*)$")
 
 
-def lsof_cards(text):
-    lines = text.splitlines()
-    rules = [n for n, line in enumerate(lines) if re.match(r"^_{20,}\s*$", line)]
-    lines = lines[rules[2] + 1:]  # after the banner, the preface and the table of contents
+def numbered_entries(lines, heading):
+    """[(number, title, body lines)] of a plain-text FAQ whose questions start with a numbered `heading`
+    line; a question goes on over the following non-blank lines up to a blank one or the next heading."""
     entries, i = [], 0
     while i < len(lines):
-        match = LSOF_HEADING.match(lines[i])
+        match = heading.match(lines[i])
         if not match:
             if entries:
                 entries[-1][2].append(lines[i])
             i += 1
             continue
         title, i = [match.group(2).strip()], i + 1
-        while i < len(lines) and lines[i].strip() and not LSOF_HEADING.match(lines[i]):
+        while i < len(lines) and lines[i].strip() and not heading.match(lines[i]):
             title.append(lines[i].strip())
             i += 1
         entries.append((match.group(1), " ".join(title), []))
+    return entries
+
+
+def lsof_cards(text):
+    lines = text.splitlines()
+    rules = [n for n, line in enumerate(lines) if re.match(r"^_{20,}\s*$", line)]
+    lines = lines[rules[2] + 1:]  # after the banner, the preface and the table of contents
     out, seen, category = [], set(), None
-    for number, title, body in entries:
+    for number, title, body in numbered_entries(lines, LSOF_HEADING):
         answer = text_markdown(body)
         if number.endswith(".0"):
             category = title
@@ -274,21 +279,8 @@ ZLIB_QUESTION = re.compile(r"^\s?(\d+)\.\s+(\S.*)$")
 
 
 def zlib_cards(text):
-    lines = text.splitlines()
-    entries, i = [], 0
-    while i < len(lines):
-        match = ZLIB_QUESTION.match(lines[i])
-        if not match:
-            if entries:
-                entries[-1][2].append(lines[i])
-            i += 1
-            continue
-        title, i = [match.group(2).strip()], i + 1
-        while i < len(lines) and lines[i].strip():
-            title.append(lines[i].strip())
-            i += 1
-        entries.append((match.group(1), " ".join(title), []))
-    return [card("zlib", number, title, text_markdown(body), None) for number, title, body in entries]
+    return [card("zlib", number, title, text_markdown(body), None)
+            for number, title, body in numbered_entries(text.splitlines(), ZLIB_QUESTION)]
 
 
 # -- Cards --------------------------------------------------------------------------------------------
@@ -332,11 +324,7 @@ def main(argv=None):
     ids = [r["external_id"] for r in converted]
     if len(ids) != len(set(ids)):
         raise SystemExit("duplicate external ids")
-    Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in converted), encoding="utf-8")
-    counts = {}
-    for r in converted:
-        counts[r["collection"]] = counts.get(r["collection"], 0) + 1
-    print(f"{len(converted)} cards written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    faq_corpus.write(converted, args.out)
     return 0
 
 

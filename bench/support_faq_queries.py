@@ -13,12 +13,11 @@ and its expected cards are never changed because of what a search engine returns
   offtopic    questions no card answers (the right outcome is to hand over).
 Tune only on the tuning half; report both.
 """
-import hashlib
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import faq_queries  # noqa: E402
 import support_faq  # noqa: E402
 
 QUERIES = support_faq.DATA / "support-faq-queries.json"
@@ -178,50 +177,26 @@ OFFTOPIC = [
 ]
 
 
-def _split(queries):
-    """The halves, fixed once: within each kind, in the order of a hash of the text, alternately tuning and
-    test."""
-    kinds = {}
-    for q in queries:
-        kinds.setdefault(q["kind"], []).append(q)
-    for group in kinds.values():
-        ordered = sorted(group, key=lambda q: hashlib.sha256(q["query"].encode()).hexdigest())
-        for n, q in enumerate(ordered):
-            q["half"] = "tuning" if n % 2 == 0 else "test"
-
-
 def build():
     out = []
     for kind, pairs in (("keyword", KEYWORD), ("paraphrase", PARAPHRASE), ("typo", TYPO), ("multi", MULTI),
                         ("customer", CUSTOMER)):
         out += [{"query": q, "kind": kind, "expected": list(e)} for q, e in pairs]
     out += [{"query": q, "kind": "offtopic", "expected": []} for q in OFFTOPIC]
-    known = {row["external_id"] for row in support_faq.rows()}
     texts = [q["query"] for q in out]
     if len(texts) != len(set(texts)):
         raise SystemExit("a query is listed twice")
-    _split(out)
-    for q in out:
-        missing = set(q["expected"]) - known
-        if missing:
-            raise SystemExit(f"{q['query']!r} expects questions not in the corpus: {sorted(missing)}")
+    faq_queries._split(out)  # the same fixed split: by a hash of the text, alternately, within each kind
+    faq_queries.check_expected(out, {row["external_id"] for row in support_faq.rows()})
     return out
 
 
 def load(half=None, path=QUERIES):
-    queries = json.loads(Path(path).read_text(encoding="utf-8"))["queries"]
-    return [q for q in queries if half in (None, q["half"])]
+    return faq_queries.load(half, path)
 
 
 def main():
-    queries = build()
-    QUERIES.write_text(json.dumps({"corpus": "bench/data/support-faq.jsonl", "about": __doc__.split("\n\n")[2],
-                                   "queries": queries}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    counts = {}
-    for q in queries:
-        counts[(q["kind"], q["half"])] = counts.get((q["kind"], q["half"]), 0) + 1
-    print(f"{len(queries)} queries written to {QUERIES}: "
-          + ", ".join(f"{k}/{h} {n}" for (k, h), n in sorted(counts.items())))
+    faq_queries.write(build(), QUERIES, "bench/data/support-faq.jsonl", __doc__.split("\n\n")[2])
 
 
 if __name__ == "__main__":
