@@ -555,6 +555,9 @@ def worker_command(once):
         failed = [o.job for o in outcomes if not o.ok]
         click.echo(f"{len(outcomes)} job run(s)" + (f", failed: {', '.join(failed)}" if failed else ""))
         raise SystemExit(1 if failed else 0)
+    import faulthandler
+
+    faulthandler.enable()  # a hang or crash of this long-lived process can be diagnosed: SIGABRT prints each thread
     click.echo(f"kb worker {scheduler.holder}: {', '.join(scheduler.jobs)} (Ctrl+C to stop)", err=True)
     jobs.run_in_foreground(scheduler)
     click.echo("kb worker stopped.", err=True)

@@ -432,6 +432,9 @@ def run_in_foreground(scheduler):
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        from kb.search import vectors
+
+        vectors.stop_backfill()
 
 
 # -- Status -------------------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ def make_app(tmp_path, migrated_template):
         return app
 
     yield make
+    from kb.search import vectors
+
+    vectors.stop_backfill()  # a test's background embedding must not run on (and log) into the next tests
     for app in made:
         with app.app_context():
             db.session.remove()

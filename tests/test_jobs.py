@@ -299,10 +299,16 @@ def test_kb_worker_runs_the_jobs_until_sigterm_and_then_stops_cleanly(app, tmp_p
     try:
         wait_for_a_run(app, "check-stale", worker, tmp_path / "kb-worker.log")
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0
+        try:
+            assert worker.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGABRT)  # faulthandler prints where each thread is stuck
+            worker.wait(timeout=10)
+            pytest.fail("kb worker did not stop within 60 s of SIGTERM:\n" + (tmp_path / "kb-worker.log").read_text())
     finally:
         if worker.poll() is None:
             worker.kill()
+            worker.wait()
         log.close()
     output = (tmp_path / "kb-worker.log").read_text()
     assert "(Ctrl+C to stop)" in output and "[jobs] check-stale:" in output and "kb worker stopped." in output

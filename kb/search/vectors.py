@@ -254,12 +254,19 @@ _backfill = {"thread": None, "stop": threading.Event()}
 
 
 @atexit.register
-def _stop_backfill():
-    """A thread inside onnxruntime when the interpreter exits aborts the process: stop it between batches."""
+def stop_backfill(timeout=30):
+    """Stop this process's background embedding between two batches (what waits is embedded by the next
+    sync): a thread inside onnxruntime when the interpreter exits aborts the process, and `kb worker` must
+    stop promptly on SIGTERM. Returns whether it stopped within `timeout`."""
     _backfill["stop"].set()
     thread = _backfill["thread"]
     if thread is not None:
-        thread.join(30)
+        thread.join(timeout)
+    stopped = thread is None or not thread.is_alive()
+    if stopped:
+        _backfill["thread"] = None
+        _backfill["stop"].clear()
+    return stopped
 
 
 def start_backfill(app=None):
