@@ -73,6 +73,7 @@ def main():
     parser.add_argument("--weight", type=float, help="SEMANTIC_WEIGHT to try (tuning half only!)")
     parser.add_argument("--floor", type=float, help="SEMANTIC_FLOOR to try")
     parser.add_argument("--weight-all", type=float, help="SEMANTIC_WEIGHT_ALL_WORDS to try")
+    parser.add_argument("--title-boost", type=float, help="engine.TITLE_BOOST to try")
     args = parser.parse_args()
     from flask_migrate import upgrade
 
@@ -95,6 +96,10 @@ def main():
         query.SEMANTIC_FLOOR = args.floor
     if args.weight_all is not None:
         query.SEMANTIC_WEIGHT_ALL_WORDS = args.weight_all
+    if args.title_boost is not None:
+        from kb.search import engine
+
+        engine.TITLE_BOOST = args.title_boost
 
     def lexical(text):
         model, app.config["SEARCH_EMBEDDING_MODEL"] = app.config["SEARCH_EMBEDDING_MODEL"], None

@@ -138,3 +138,31 @@ def test_experts_read_why_a_card_ranks_where_it_does_in_plain_words(app, shop):
         query._cache.clear()
         by_meaning = query.search("I sent it back, when do I get paid back", explain=True).hits[0]
         assert "found by meaning alone (no word in common)" in by_meaning.explain["why"]
+
+
+def test_a_partial_last_word_is_read_by_its_likeliest_completion_not_by_its_letters(app, shop):
+    """As-you-type: the model makes no sense of "canc" (an unrelated card came first); it reads "cancel"."""
+    with app.app_context():
+        assert query.meant("canc", query.read_query(query.searcher().reader(), "canc", prefix_last=True)[1]) \
+            == "cancel"
+        assert ids("canc", prefix_last=True)[:1] == [shop["cancel"]]
+        assert ids("stop my order before it is se", prefix_last=True)[:1] == [shop["cancel"]]
+
+
+def test_a_prefix_does_not_flood_the_results_with_rare_unrelated_completions(app, shop, make_card):
+    """"arr" is "arrive" here: the one card about arraignment, rarer and so higher by its own idf, neither
+    comes first nor pushes the arrival cards down, and a completion far rarer than the likeliest is left out."""
+    for n in range(24):
+        make_card(shop["public"], shop["expert"], title=f"Parcel {n}: when does it arrive?",
+                  answer=f"Parcel {n} arrives within five days.", verified_at=utcnow())
+    odd = make_card(shop["public"], shop["expert"], title="Arraignment", answer="Not our business.",
+                    verified_at=utcnow()).id
+    with app.app_context():
+        assert odd not in lexical_ids(app, "arr", prefix_last=True, limit=30)
+        first = lexical_ids(app, "when does it arr", prefix_last=True, limit=5)
+        assert odd not in first and shop["christmas"] not in first[:1]
+    arranged = make_card(shop["public"], shop["expert"], title="Can I arrange a delivery slot?",
+                         answer="Choose a slot at checkout.", verified_at=utcnow()).id
+    with app.app_context():
+        # "arrange" (1 card) holds the word rarer than "arrive" (25 cards) but weighs no more than it.
+        assert lexical_ids(app, "parcel arr", prefix_last=True, limit=3)[0] != arranged

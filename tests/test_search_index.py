@@ -501,7 +501,7 @@ def test_long_posting_lists_are_decoded_once_per_host_and_shared(app, world, mon
     """A long posting list decoded by one worker is kept beside its segment; another worker (a fresh
     process, or this one after a restart) reads it instead of decoding, with the same results. Unreadable
     files only mean decoding again; merged-away segments' files go with the next commit."""
-    from kb.search import engine
+    from kb.search import engine, whoosh_internals
 
     monkeypatch.setattr(engine, "SHARE_MIN", 1)
     with app.app_context():
@@ -511,8 +511,8 @@ def test_long_posting_lists_are_decoded_once_per_host_and_shared(app, world, mon
         kept = [os.path.join(d, f) for d, _, fs in os.walk(shared) for f in fs]
         assert kept and all(f.endswith(".npy") for f in kept)
         decoded = []
-        real = engine._blocks
-        monkeypatch.setattr(engine, "_blocks", lambda m: decoded.append(1) or real(m))
+        real = whoosh_internals._blocks  # decoding a stored (not inline) posting list
+        monkeypatch.setattr(whoosh_internals, "_blocks", lambda m: decoded.append(1) or real(m))
         engine.arrays.clear()  # a new worker
         assert found("shipping") == want and not decoded
         for path in kept:  # damaged: decoded again, same answer

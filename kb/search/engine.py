@@ -19,15 +19,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
-from whoosh.matching import FilterMatcher
-from whoosh.util.numeric import byte_to_length
+
+from kb.search import whoosh_internals as wi
 
 B, K1 = 0.75, 1.2  # Whoosh's BM25F defaults
 CONTENT, TITLE = "content", "title"
 TITLE_BOOST = 2.0  # a title match counts this much more (see kb.search.index for the field layout)
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float64))
-_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], np.float64)
 
 
 def _nbytes(value):
@@ -69,14 +67,7 @@ class _Arrays:
 arrays = _Arrays(256 * 1024 * 1024)  # the budget follows SEARCH_CACHE_MB (see query.searcher)
 
 
-def _sid(segment_reader):
-    return segment_reader.segment().segment_id()
-
-
-def _matcher(seg, field, text):
-    """The stored posting list, deleted documents included (`alive` masks those, once per segment)."""
-    matcher = seg.postings(field, text)
-    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
+_sid = wi.segment_id
 
 
 # -- Decoded once per host: long posting lists kept beside their segment, shared by every worker ---------
@@ -92,7 +83,7 @@ def _shared(seg, key, decode):
     (`max_requests`): a third of the server's CPU under issue 12's load. Segments never change, so the
     arrays never go stale; they are memory-mapped, so the workers share one copy in the page cache.
     Any failure to read or write only means decoding here."""
-    folder = getattr(getattr(seg, "_storage", None), "folder", None)
+    folder = wi.storage_folder(seg)
     if folder is None:  # an index in memory
         return decode()
     name = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
@@ -127,74 +118,15 @@ def prune_shared(folder, segment_ids):
 
 
 def postings(seg, field, text):
-    """(docnums, weights) of a term in one segment, decoded block by block (not posting by posting)."""
-    def read():
-        return _shared(seg, ("postings", field, text), decode)
-
-    def decode():
-        if (field, text) not in seg:
-            return _EMPTY
-        matcher = _matcher(seg, field, text)
-        if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
-            return _blocks(matcher)
-        ids, weights = [], []
-        while matcher.is_active():  # short lists are stored inline with the term
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            matcher.next()
-        return np.array(ids, np.int32), np.array(weights, np.float64)
-    return arrays.get((_sid(seg), field, text), read)
-
-
-def _blocks(matcher):
-    """A whole posting list, a block at a time: Whoosh stores each block as a pickled tuple of id deltas
-    (from 0) and weights (None when all 1, one number when all equal), so numpy undoes it in bulk."""
-    ids, weights = [], []
-    while matcher.is_active():
-        matcher._read_data()
-        deltas, stored = matcher._data[0], matcher._data[1]
-        ids.append(np.cumsum(np.asarray(deltas, np.int64)))
-        n = len(deltas)
-        if stored is None:
-            weights.append(np.ones(n))
-        elif isinstance(stored, (int, float)):
-            weights.append(np.full(n, float(stored)))
-        else:
-            weights.append(np.asarray(stored, np.float64))
-        matcher._next_block()
-    if not ids:
-        return _EMPTY
-    return np.concatenate(ids).astype(np.int32), np.concatenate(weights)
+    """(docnums, weights) of a term in one segment, deleted documents included (`alive` masks those)."""
+    return arrays.get((_sid(seg), field, text), lambda: _shared(seg, ("postings", field, text),
+                                                                 lambda: wi.postings(seg, field, text)))
 
 
 def positions(seg, field, text):
     """(docnums, positions): one entry per occurrence of the term, in document then position order."""
-    def read():
-        return _shared(seg, ("positions", field, text), decode)
-
-    def decode():
-        if (field, text) not in seg:
-            return _EMPTY[0], _EMPTY[0]
-        matcher = _matcher(seg, field, text)
-        decoder = seg.schema[field].format.decoder("positions")
-        ids, where = [], []
-        if isinstance(matcher, W3LeafMatcher):
-            while matcher.is_active():
-                matcher._read_ids()
-                matcher._read_values()
-                for doc, value in zip(matcher._ids, matcher._values, strict=True):
-                    found = decoder(value)
-                    ids.extend([doc] * len(found))
-                    where.extend(found)
-                matcher._next_block()
-        else:
-            while matcher.is_active():
-                found = decoder(matcher.value())
-                ids.extend([matcher.id()] * len(found))
-                where.extend(found)
-                matcher.next()
-        return np.array(ids, np.int32), np.array(where, np.int32)
-    return arrays.get((_sid(seg), "positions", field, text), read)
+    return arrays.get((_sid(seg), "positions", field, text),
+                      lambda: _shared(seg, ("positions", field, text), lambda: wi.positions(seg, field, text)))
 
 
 def phrase(seg, stems, candidates, field=CONTENT):
@@ -213,38 +145,21 @@ def phrase(seg, stems, candidates, field=CONTENT):
     return out
 
 
-def _numeric(seg, name, column, dtype):
-    """A numeric column as an array, read in one piece: Whoosh stores one big-endian value per document,
-    omitting trailing defaults (reading it value by value cost 5 ms per 1,000 documents)."""
-    n = seg.doc_count_all()
-    if not seg._perdoc.has_column(name):
-        return np.full(n, float(column._default))
-    reader = seg._perdoc.column_reader(name, column)
-    count = min(reader._count, n)
-    raw = reader._dbfile.get(reader._basepos, count * reader._fixedlen)
-    values = np.frombuffer(raw, dtype).astype(np.float64)
-    if count < n:
-        values = np.concatenate([values, np.full(n - count, float(reader._default))])
-    return values
-
-
 def lengths(seg, field):
     """Each document's length in `field`, as Whoosh stores it (one byte, so approximate)."""
-    def decode():
-        encoded = _numeric(seg, _lenfield(field), LENGTHS_COLUMN, ">u1").astype(np.uint8)
-        return _BYTE_TO_LENGTH[encoded]
-    return arrays.get((_sid(seg), "len", field), decode)
+    return arrays.get((_sid(seg), "len", field), lambda: wi.field_lengths(seg, field))
 
 
 def ranks(seg):
     """Each document's ranking multiplier (status and use; see kb.search.index)."""
-    return arrays.get((_sid(seg), "rank"), lambda: _numeric(seg, "rank", seg.schema["rank"].column_type, ">f4"))
+    column = seg.schema["rank"].column_type
+    return arrays.get((_sid(seg), "rank"), lambda: wi.numeric_column(seg, "rank", column, ">f4"))
 
 
 def alive(seg):
     def compute():
         out = np.ones(seg.doc_count_all(), bool)
-        deleted = list(seg.segment().deleted_docs() or ())
+        deleted = wi.deleted_docs(seg)
         if deleted:
             out[deleted] = False
         return out

@@ -13,13 +13,11 @@ import math
 import os
 import pickle
 import re
-import secrets
 import shutil
 import struct
 import threading
 import time
 import traceback
-import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,13 +26,10 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import columns, fields, index
-from whoosh.codec.base import Segment
-from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
 from whoosh.filedb.filetables import FileFormatError
 from whoosh.index import LockError
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
-from whoosh.util import IDCHARS
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from kb import markup
@@ -43,6 +38,7 @@ from kb.deferred import later
 from kb.extensions import db
 from kb.models import Card, CardChange, CardState, CardUsage, Revision
 from kb.search import analysis, engine, vectors
+from kb.search import whoosh_internals as wi
 from kb.verification import policy
 
 log = logging.getLogger(__name__)
@@ -411,65 +407,17 @@ def _pending(session, watermark, limit):
 COMPOUND = False
 
 
-def _segment_id(cls, size=16):
-    """A new segment's name from the operating system's randomness. Whoosh draws it from the `random`
-    module's shared state, which anything in the process may seed: Hypothesis seeds it for every example,
-    the same names came back, and a new segment's plain files overwrote a live segment's."""
-    return "".join(secrets.choice(IDCHARS) for _ in range(size))
-
-
-Segment._random_id = classmethod(_segment_id)
-
-
-def hold_files(reader):
-    """Open now every column file of `reader`'s segments (stored fields, field lengths, numeric columns),
-    which Whoosh opens on first use. A merge in another process removes a segment's files once no commit
-    lists it; an open file stays readable, so a reader holding all of its files is a snapshot, where one
-    opening them later found them gone (stored fields None: 500s under load). Raises OSError when the
-    files went before they could be opened: read the TOC again."""
-    for leaf, _ in reader.leaf_readers():
-        perdoc = getattr(leaf, "_perdoc", None)
-        if not isinstance(perdoc, W3PerDocReader) or getattr(perdoc, "kb_held", False):
-            continue
-        names = ["_stored"] + [_lenfield(n) for n, f in leaf.schema.items() if f.scorable] + \
-            [n for n, f in leaf.schema.items() if f.column_type]
-        for name in names:
-            if name not in perdoc._colfiles and (name == "_stored" or perdoc.has_column(name)):
-                perdoc._colfiles[name] = perdoc._get_column_file(name)  # OSError if gone
-        held = set(perdoc._colfiles)
-        if not perdoc._storage.file_exists(W3Codec.column_filename(perdoc._segment, "_stored")):
-            raise FileNotFoundError(f"segment {perdoc._segment.segment_id()} was removed while opened")
-        perdoc.has_column, perdoc.kb_held = held.__contains__, True
-        weakref.finalize(perdoc, _close_quietly, [f for f, _, _ in perdoc._colfiles.values()])
-        terms = getattr(leaf, "_terms", None)  # shared with the readers that take this segment over
-        if terms is not None and not getattr(terms, "kb_held", False):
-            terms.kb_held = True
-            files = [getattr(terms, name, None) for name in ("_dbfile", "_postfile")]
-            weakref.finalize(terms, _close_quietly, [f for f in files if f is not None])
-    return reader
-
-
-def _close_quietly(files):
-    """A reader dropped without `close` (a searcher given up mid-refresh): its files close with it."""
-    for f in files:
-        try:
-            if not f.is_closed:
-                f.close()
-        except Exception:  # noqa: BLE001 — closed already
-            pass
-
-
 def open_searcher(ix, attempts=10):
-    """A searcher on `ix`'s latest commit whose readers hold all their files (see `hold_files`), read again
-    if a merge removed a segment meanwhile. Not `ix.searcher()`: a segment failing to open left the
-    readers opened before it to the garbage collector, files open."""
+    """A searcher on `ix`'s latest commit whose readers hold all their files (`whoosh_internals.hold_files`),
+    read again if a merge removed a segment meanwhile. Not `ix.searcher()`: a segment failing to open left
+    the readers opened before it to the garbage collector, files open."""
     for attempt in range(attempts):
         readers = []
         try:
-            toc = ix._read_toc()
+            toc = wi.read_toc(ix)
             for segment in toc.segments:
                 readers.append(SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation))
-                hold_files(readers[-1])
+                wi.hold_files(readers[-1])
             break
         except OSError:
             for reader in readers:
@@ -691,7 +639,7 @@ def optimize(root=None, timeout=None):
 def _prune_shared(ix):
     """After a commit: the decoded arrays of merged-away segments go (see engine.SHARED)."""
     try:
-        engine.prune_shared(ix.storage.folder, [seg.segment_id() for seg in ix._segments()])
+        engine.prune_shared(ix.storage.folder, wi.segment_ids(ix))
     except OSError:  # the next commit tries again
         log.warning("could not prune decoded postings in %s", ix.storage.folder, exc_info=True)
 
@@ -951,7 +899,7 @@ def _status(root, head):
     with open_searcher(ix) as searcher:
         meta = read_meta(searcher)
         documents = searcher.doc_count() - 1 - meta.get("vocab_docs", 0)  # cards only
-        segments = len(ix._segments())
+        segments = len(wi.segment_ids(ix))
     waiting = dict(db.session.execute(select(CardChange.kind, func.count()).where(
         CardChange.seq > meta["watermark"]).group_by(CardChange.kind)).all())
     return {"state": "ok", "generation": name, "documents": documents, "watermark": meta["watermark"],

@@ -13,11 +13,13 @@ a card, or is offered a spelling, by words customers are not shown.
 """
 import base64
 import itertools
+import math
 import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from flask import current_app
 from whoosh.reading import SegmentReader
@@ -26,6 +28,7 @@ from whoosh.searching import Searcher
 from kb.models import CardChange
 from kb.search import analysis, embedding, engine, snippets, vectors
 from kb.search import index as search_index
+from kb.search import whoosh_internals as wi
 from kb.verification import policy
 
 MIN_PREFIX = 3  # shorter prefixes expand to too many words to be useful or fast
@@ -74,6 +77,8 @@ class Group:
     stems: tuple = ()
     alternatives: list = field(default_factory=list)  # lists of stem tuples
     correction: str | None = None
+    weights: list | None = None  # per alternative, when not the default (a prefix's expansions)
+    completion: str | None = None  # a prefix's likeliest whole word ("canc" → "cancel"), for its meaning
 
 
 @dataclass
@@ -188,22 +193,43 @@ def plan_groups(groups):
     out = []
     for group in groups:
         alternatives = group.alternatives or [group.stems]
+        if group.weights is not None:
+            out.append([(tuple(alt), w) for alt, w in zip(alternatives, group.weights, strict=True)])
+            continue
         out.append([(tuple(alt), 0.9 if group.correction or (n and alt != group.stems) else 1.0)
                      for n, alt in enumerate(alternatives)])
     return out
 
 
+PREFIX_MIN_SHARE = 0.05  # a completion on fewer cards than this share of the likeliest one's is left out
+
+
 def expand_prefix(reader, prefix, limit=8, wording=AGENTS):
-    """Stems of the most used known words starting with `prefix` (from the unstemmed vocabulary: a
-    stemmed index cannot answer "busin*", its term is "busi")."""
+    """The known words starting with `prefix`, likeliest first: [(stem, cards holding it, the shortest
+    word of that stem)], from the unstemmed vocabulary (a stemmed index cannot answer "busin*", its term is
+    "busi"). Completions far rarer than the likeliest are dropped: "arr" is "arrive" or "arrange", not
+    the one card's "arraignment", which would otherwise rank first by its rarity."""
     if len(prefix) < MIN_PREFIX:
         return []
     language = search_index.language()
     words = [w.decode() if isinstance(w, bytes) else w
              for w in itertools.islice(reader.expand_prefix(wording.vocabulary, prefix), 200)]
-    stems = {analysis.term(w, language) for w in words} - {None}
-    ranked = sorted(stems, key=lambda s: (-reader.doc_frequency(wording.content, s), s))
-    return [(s,) for s in ranked[:limit] if reader.doc_frequency(wording.content, s)]
+    shortest = {}
+    for w in sorted(words, key=len, reverse=True):
+        stem = analysis.term(w, language)
+        if stem is not None:
+            shortest[stem] = w
+    ranked = sorted(((s, reader.doc_frequency(wording.content, s), w) for s, w in shortest.items()),
+                    key=lambda t: (-t[1], t[0]))
+    ranked = [t for t in ranked if t[1]]
+    if not ranked:
+        return []
+    return [t for t in ranked[:limit] if t[1] >= PREFIX_MIN_SHARE * ranked[0][1]]
+
+
+def _idf(reader, wording, stem):
+    """Whoosh's BM25F idf (log(N / (df + 1)) + 1), to weigh a prefix's expansions alike."""
+    return math.log(reader.doc_count_all() / (reader.doc_frequency(wording.content, stem) + 1)) + 1
 
 
 def _known(reader, stems, wording):
@@ -219,8 +245,14 @@ def correct_typos(reader, groups, language, wording=AGENTS):
             expanded = expand_prefix(reader, group.alternatives[0][0], wording=wording)
             known = [group.stems] if _known(reader, group.stems, wording) else []
             # A partial word stands for the known words it starts (their stems: "busin" → "busi"); when
-            # it starts none, it is a typo.
-            group.kind, group.alternatives = "word", list(dict.fromkeys(known + expanded))
+            # it starts none, it is a typo. Every expansion weighs as the likeliest one does, as a prefix
+            # query scores in Lucene: by its own idf a rare completion would outrank the common one.
+            group.kind, group.alternatives = "word", list(dict.fromkeys(known + [(t[0],) for t in expanded]))
+            group.completion = group.raw if known else expanded[0][2] if expanded else ""
+            if expanded:
+                top = _idf(reader, wording, expanded[0][0])
+                group.weights = [(1.0 if alt == group.stems else 0.9) * top / _idf(reader, wording, alt[0])
+                                 for alt in group.alternatives]
         if group.kind != "word" or group.alternatives or _known(reader, group.stems, wording):
             continue
         word = analysis.fold(group.raw.lower())
@@ -339,26 +371,6 @@ def held_as_is(root, name):
     return kept[2]
 
 
-def _with_deletions(old, segment, toc):
-    """A reader of `segment` sharing `old`'s open files and terms, with a per-document reader for the
-    segment's new deletions. A segment's files never change after its commit, only its deletion list in
-    the TOC; opening them again re-read its term index each commit and, for a compound segment,
-    copied every posting into memory (see search_index.COMPOUND).
-    `old` stays usable until `refreshed` succeeds (see `_hand_over`)."""
-    reader = SegmentReader.__new__(SegmentReader)
-    reader.schema, reader.is_closed = toc.schema, False
-    reader._segment, reader._segid, reader._gen = segment, segment.segment_id(), toc.generation
-    reader._storage, reader._codec, reader._terms = old._storage, old._codec, old._terms
-    reader._perdoc = old._codec.per_document_reader(old._storage, segment)
-    return reader
-
-
-def _hand_over(old):
-    """`old` gave its files to a new reader: closed, without closing them."""
-    old._perdoc.close()
-    old.is_closed = True
-
-
 def refreshed(old):
     """A searcher on the latest commit, reusing the segment readers that did not change.
 
@@ -366,11 +378,11 @@ def refreshed(old):
     it were deleted since (an updated card then appears twice) and keeps merged-away segments.
     Segments are equal by id; one whose deletion count moved gets a new reader over the same open files.
     """
-    ix = old._ix
+    ix = wi.index_of(old)
     for attempt in range(10):
         readers, reused, handed, closers = [], set(), [], []
         try:
-            toc = ix._read_toc()
+            toc = wi.read_toc(ix)
             previous = {r.segment().segment_id(): r for r, _ in old.reader().leaf_readers()
                         if r.segment() is not None}
             for segment in toc.segments:
@@ -379,14 +391,14 @@ def refreshed(old):
                     reused.add(segment.segment_id())
                 elif reader is not None:
                     handed.append(reader)
-                    reader = _with_deletions(reader, segment, toc)
-                    closers.append(reader._perdoc.close)
-                    search_index.hold_files(reader)
+                    reader = wi.with_deletions(reader, segment, toc)
+                    closers.append(partial(wi.close_deletions, reader))
+                    wi.hold_files(reader)
                     reused.add(segment.segment_id())
                 else:
                     reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
                     closers.append(reader.close)
-                    search_index.hold_files(reader)
+                    wi.hold_files(reader)
                 readers.append(reader)
             break
         except OSError:  # a writer removed a merged segment's files while we read the TOC: read it again
@@ -396,7 +408,7 @@ def refreshed(old):
                 raise
             time.sleep(0.05)
     for reader in handed:
-        _hand_over(reader)
+        wi.hand_over(reader)
     reader = search_index.combined(readers, toc)
     for segment_id, stale in previous.items():
         if segment_id not in reused:
@@ -542,7 +554,7 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     plan = engine.Plan(plan_groups(groups), "all", tuple(parsed.excluded), filters.terms(wording.tags),
                        () if hidden else (("status", policy.ARCHIVED),), (wording.content, wording.title))
     counted = tuple(FACETS.values()) if facets else ()
-    meaning = _meaning(did_you_mean or text, wording)  # "Showing results for <correction>": its meaning too
+    meaning = _meaning(did_you_mean or meant(text, groups), wording)  # a correction's meaning, not the typo's
     depth = max(offset + limit, LEXICAL_K) if meaning is not None else offset + limit
     outcome = engine.run(s, plan, depth, counted)
     complete = []
@@ -579,6 +591,21 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     elif plan.mode == "any" and total and not complete:
         notice = notice or "No card matches every word; showing cards that match some of them."
     return Results(hits, total, did_you_mean, next_cursor, notice, plan.mode, facet_counts, read)
+
+
+def meant(text, groups):
+    """`text` as the model should read it: a partial word ("canc", typed as-you-type or as "canc*") as
+    its likeliest whole word, or left out when it completes none (the model makes no sense of "canc":
+    "What happens on my first day?" came first)."""
+    for group in groups:
+        if group.completion is None or group.completion == group.raw:
+            continue
+        at = text.rfind(group.raw)
+        if at >= 0:
+            end = at + len(group.raw)
+            end += len(text[end:]) - len(text[end:].lstrip("*"))
+            text = text[:at] + group.completion + text[end:]
+    return text
 
 
 def _meaning(text, wording):
