@@ -101,3 +101,26 @@ def test_admins_see_the_embedding_progress_and_others_may_not(app, world, auth, 
     assert "all-MiniLM-L6-v2 (ready)" in page and "Wordings embedded" in page and "complete" in page
     auth.login("bianca@example.com")
     assert client.get("/admin/search").status_code == 403
+
+
+def test_vectors_of_another_model_are_never_mixed_with_this_ones(app, world):
+    """Pointed at another model, every card is embedded again by it (a similarity between two models'
+    vectors means nothing), and nothing the old model still had waiting is embedded."""
+    from contextlib import closing
+
+    with app.app_context():
+        with closing(vectors.connect()) as conn:  # as another model left the file
+            conn.execute("UPDATE meta SET value = 'other-model/0000' WHERE key = 'model'")
+            conn.execute("UPDATE card SET served = CASE WHEN served IS NULL THEN NULL ELSE 'old-' || id END, "
+                         "agents = 'old-' || id")
+            conn.execute("INSERT INTO wanted (hash, text) VALUES ('old-text', 'left by the other model')")
+        vectors.sync()
+        vectors.wait_for_backfill(60)
+        key = embedding.current().key
+        with closing(vectors.connect()) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()[0] == key
+            hashes = [h for (h,) in conn.execute("SELECT agents FROM card WHERE agents IS NOT NULL")]
+            assert len(hashes) == 2 and not any(h.startswith("old-") for h in hashes)
+            assert conn.execute("SELECT count(*) FROM wanted").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM vector WHERE hash = 'old-text'").fetchone()[0] == 0
+        assert nearest("my money back has not come yet")[0] == world["billing_card"].id

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.extensions import db
-from kb.models import CardChange
+from kb.models import Card, CardChange
 from kb.search import embedding
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,9 @@ def record(conn, model_key, rows, gone=()):
             conn.execute("INSERT OR REPLACE INTO card (id, served, agents, seq) VALUES (?, NULL, NULL, ?)",
                          (card_id, seq))
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('model', ?)", (model_key,))
+        # The key every card was recorded with: set by the first recording, then only by a full one
+        # (`claim`), so that a change of model is seen by `sync` until every card is re-recorded.
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('model', ?)", (model_key,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -198,6 +200,7 @@ class Recorder:
             if complete:
                 known = [row[0] for row in self.conn.execute("SELECT id FROM card WHERE agents IS NOT NULL")]
                 record(self.conn, self.key, [], gone=[i for i in known if i not in self.seen])
+                _claim(self.conn, self.key)
             _advance(self.conn, watermark)
         except sqlite3.Error:
             log.exception("recording wordings failed; the vectors catch up from the feed later")
@@ -208,6 +211,11 @@ class Recorder:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def _claim(conn, key):
+    """Every card is recorded with `key` now."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('model', ?)", (key,))
 
 
 def _advance(conn, watermark):
@@ -228,16 +236,29 @@ def sync(session=None):
     session = session or Session(db.engine)
     try:
         with closing(connect()) as conn:
+            key = model.key
             mark = int(_meta(conn, "watermark", "0"))
             head = feed_head(session, kind=CardChange.CONTENT)
-            if head > mark:
+            recorded_with = _meta(conn, "model")
+            renew = recorded_with not in (None, key)
+            if renew:  # another model: every card's wording again, and nothing of the old waits
+                conn.execute("DELETE FROM wanted")
+                card_ids = list(session.scalars(select(Card.id).order_by(Card.id)))
+                known = set(card_ids)
+                card_ids += [i for (i,) in conn.execute("SELECT id FROM card") if i not in known]
+            elif head > mark:
                 card_ids = sorted(set(session.scalars(
                     select(CardChange.card_id).where(CardChange.seq > mark, CardChange.seq <= head,
                                                      CardChange.kind == CardChange.CONTENT))))
+            else:
+                card_ids = None
+            if card_ids is not None:
                 for start in range(0, len(card_ids), 500):
                     chunk = card_ids[start:start + 500]
-                    record_loaded(conn, model.key, _load_cards(session, chunk), chunk)
+                    record_loaded(conn, key, _load_cards(session, chunk), chunk)
                     session.expunge_all()
+                if renew:
+                    _claim(conn, key)
                 _advance(conn, head)
             waiting = conn.execute("SELECT count(*) FROM wanted").fetchone()[0]
             if waiting and waiting <= INLINE:
