@@ -68,6 +68,23 @@ def test_a_rebuild_re_embeds_nothing_unchanged(app, world, runner):
         assert after["vectors"] == before["vectors"] and after["waiting"] == 0 and after["cards"] == 2
 
 
+def test_the_neighbours_of_cards_in_wording_are_what_a_search_for_their_wording_finds(app, world, make_card):
+    titles = ["How long do refunds take?", "Can I pay with PayPal?", "Do you ship abroad?", "Is PayPal accepted?"]
+    for title in titles:
+        make_card(world["billing_coll"], world["expert"], title=title, answer=f"About: {title.lower()}")
+    with app.app_context():
+        m = vectors.matrix()
+        cards = db.session.scalars(db.select(Card)).all()  # drafts: one wording each, the agents' one
+        found = m.neighbours([c.id for c in cards], k=3, floor=0.2, batch=4)  # batches of 4 and of 2
+        for card in cards:
+            text = vectors.wordings(card, None)[1]
+            expected = [(i, s) for i, s in close(text, k=4) if i != card.id and s >= 0.2][:3]
+            assert [i for i, _ in found[card.id]] == [i for i, _ in expected]
+            assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(found[card.id], expected, strict=True))
+        paypal = [c.id for c in cards if "PayPal" in c.title]
+        assert found[paypal[0]][0][0] == paypal[1]
+
+
 def test_many_cards_are_embedded_in_the_background_while_search_goes_on(app, world, make_card):
     with app.app_context():
         for n in range(vectors.INLINE + 8):

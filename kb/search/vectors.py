@@ -455,6 +455,38 @@ class Matrix:
         """Cards with at least one wording embedded, in this copy."""
         return int(((self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)).sum()) if len(self.at) else 0
 
+    def embedded_ids(self):
+        """Ids of the cards with at least one wording embedded, in this copy."""
+        with self.lock:
+            return self.ids[(self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)].tolist() if len(self.at) else []
+
+    def neighbours(self, card_ids, k, floor, batch=32):
+        """For each of `card_ids`, the `k` other cards whose wording is closest to its own (the current one,
+        else the served one), those at `floor` or more: {card id: [(other card id, similarity)]}, best
+        first. The asked cards are scanned `batch` at a time, one integer product each: 200 cards of
+        100,000 in ~0.3 s, where `nearest` per card takes ~2 s. Outside the lock (searches go on): the
+        arrays it reads are replaced, never changed, by a refresh, except `at`, copied."""
+        with self.lock:
+            rows, scales, ids, at = self.rows, self.scales, self.ids, self.at.copy()
+            asked = [(c, self.slot_of[c]) for c in card_ids if c in self.slot_of]
+        row = np.where(at[:, 1] >= 0, at[:, 1], at[:, 0])
+        asked = [(c, slot) for c, slot in asked if row[slot] >= 0]
+        out = {}
+        for start in range(0, len(asked), batch):
+            chunk = asked[start:start + batch]
+            own = row[[slot for _, slot in chunk]]
+            q = (rows[own].astype(np.int16) - 128).astype(np.int8)  # the stored bytes, as queries
+            pad = np.vstack([_scan(rows, np.ascontiguousarray(q.T)).astype(np.float32)
+                             * scales[:, None] * scales[own][None, :],
+                             np.full((1, len(chunk)), -2.0, np.float32)])  # row -1: no vector
+            sims = pad[row]  # per slot
+            for col, (card_id, slot) in enumerate(chunk):
+                score = sims[:, col]
+                score[slot] = -2.0
+                near = np.flatnonzero(score >= floor)
+                out[card_id] = top(ids[near], score[near], k)
+        return out
+
 
 def top(ids, score, k):
     """[(card id, score)] of the `k` best scores, best first (cards without a vector never)."""
@@ -470,8 +502,8 @@ _scan_session = {}
 
 
 def _scan(rows, q):
-    """rows (n x d, uint8 with zero point 128) . q (d, int8) as int32, on onnxruntime's integer kernels
-    (numpy has no int8 product: casting 100,000 rows to float costs ~13 ms, this ~2 ms)."""
+    """rows (n x d, uint8 with zero point 128) . q (d, or d x b queries; int8) as int32, on onnxruntime's
+    integer kernels (numpy has no int8 product: casting 100,000 rows to float costs ~13 ms, this ~2 ms)."""
     session = _scan_session.get("s")
     if session is None:
         import onnxruntime
@@ -480,8 +512,8 @@ def _scan(rows, q):
         graph = helper.make_graph(
             [helper.make_node("MatMulInteger", ["rows", "q", "zero"], ["out"])], "kb-vector-scan",
             [helper.make_tensor_value_info("rows", TensorProto.UINT8, [None, None]),
-             helper.make_tensor_value_info("q", TensorProto.INT8, [None, 1])],
-            [helper.make_tensor_value_info("out", TensorProto.INT32, [None, 1])],
+             helper.make_tensor_value_info("q", TensorProto.INT8, [None, None])],
+            [helper.make_tensor_value_info("out", TensorProto.INT32, [None, None])],
             [helper.make_tensor("zero", TensorProto.UINT8, [], [128])])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
         model.ir_version = 8
@@ -489,7 +521,8 @@ def _scan(rows, q):
         options.intra_op_num_threads = 1
         session = _scan_session["s"] = onnxruntime.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {"rows": rows, "q": q.reshape(-1, 1)})[0][:, 0]
+    out = session.run(None, {"rows": rows, "q": q.reshape(len(q), -1)})[0]
+    return out[:, 0] if q.ndim == 1 else out
 
 
 _matrices = {}
