@@ -224,6 +224,23 @@ def cpu_seconds(pgid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def memory(pgid):
+    """[(pid, RSS MB, PSS MB)] of a process group's processes: PSS counts a page shared by n processes (the
+    memory-mapped decoded postings, the model's file) as 1/n, so the workers' PSS add up to what they use."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            rollup = dict(line.split(":", 1) for line in open(f"/proc/{pid}/smaps_rollup").read().splitlines()[1:])
+        except (OSError, ValueError):
+            continue
+        out.append((int(pid), int(rollup["Rss"].split()[0]) / 1024, int(rollup["Pss"].split()[0]) / 1024))
+    return sorted(out)
+
+
 def stop_gunicorn(proc):
     if proc is None or proc.poll() is not None:
         return
@@ -729,6 +746,10 @@ def main():
               f"(the rest went to the database and other processes); load average at the end "
               f"{os.getloadavg()[0]:.1f}")
 
+        held = memory(proc.pid)
+        print("memory per process (master first): " + ", ".join(f"{rss:.0f} MB RSS / {pss:.0f} MB PSS"
+                                                              for _, rss, pss in held)
+              + f"; PSS in all {sum(p for _, _, p in held):.0f} MB")
         stop_gunicorn(proc)
         count, lines, total = notable_log_lines(log_path)
         print(f"\ngunicorn/kb log: {total} lines, {count} notable (errors, timeouts, lock waits)")

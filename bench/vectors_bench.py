@@ -4,8 +4,8 @@ hybrid search latency warm and right after a restart, in one process.
 Usage: .venv/bin/python bench/vectors_bench.py INSTANCE [--queries N] [--embed-only] [--search-only]
 INSTANCE: a kb instance folder holding cards (e.g. the one `bench/load_bench.py --cards 100000 --keep DIR`
 keeps; its config.py is read). Steps:
-  1. `kb reindex`'s rebuild records every card's wordings; the backfill embeds what waits (one thread, as a web
-     worker does it), printing progress and cards/s; skipped with --search-only.
+  1. `kb reindex`'s rebuild records every card's wordings; the backfill embeds what waits as a web worker
+     does it (SEARCH_EMBED_THREADS: every core, niced), printing progress and cards/s; skipped with --search-only.
   2. The vector file's size, and the in-memory matrix's bytes (uint8 rows + scales + per-card slots).
   3. In a fresh process: the first hybrid search after start (model, matrix and index opened by it), then
      --queries searches with highlights as agents type them (search_bench.py's query mix), p50/p95/max,
