@@ -297,9 +297,12 @@ def digest_command(now, force):
 @click.command("reindex")
 @click.option("--procs", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Indexing processes (2 is about 1.6x faster on two cores).")
+@click.option("--embed", is_flag=True,
+              help="Also embed, here, every wording that waits for a vector (else the app does it in the background).")
 @with_appcontext
-def reindex_command(procs):
-    """Rebuild the search index from the database into a new folder and swap it in atomically.
+def reindex_command(procs, embed):
+    """Rebuild the search index from the database into a new folder and swap it in atomically, and record
+    every card's wording for the semantic vectors (an unchanged wording keeps its vector).
 
     Searches keep being answered from the old index while this runs.
     """
@@ -310,6 +313,22 @@ def reindex_command(procs):
     result = search_index.reindex(procs=procs, progress=progress)
     click.echo(f"Indexed {result['documents']} cards into {result['generation']} in {result['seconds']:.1f} s"
                f" ({result['caught_up']} changes made meanwhile applied).")
+    semantic = vectors.status()
+    if semantic["model_state"] != "ready":
+        click.echo("Vectors: none (search is lexical" + (f": {semantic['reason']})." if semantic["reason"] else ")."))
+        return
+    if embed and semantic["waiting"]:
+        started = semantic["waiting"]
+        vectors.start_backfill()
+        while not vectors.wait_for_backfill(30):
+            semantic = vectors.status()
+            click.echo(f"  {started - semantic['waiting']}/{started} wordings embedded", err=True)
+        semantic = vectors.status()
+    click.echo(f"Vectors ({semantic['model']}): {semantic['vectors']} wordings of {semantic['cards']} cards, "
+               f"{semantic['waiting']} waiting" + (
+                   "." if not semantic["waiting"] else ": the app embeds them in the background (`kb index-status`"
+                   " shows progress; search is lexical for those cards meanwhile), or run `kb reindex --embed`."
+                   if not embed else ": another process of this host is embedding them."))
 
 
 INDEX_STATES = {"rebuilding": "rebuilding after a problem with the index (searches say so until it is done)",

@@ -141,3 +141,26 @@ def test_vectors_of_another_model_are_never_mixed_with_this_ones(app, world):
             assert conn.execute("SELECT count(*) FROM wanted").fetchone()[0] == 0
             assert conn.execute("SELECT count(*) FROM vector WHERE hash = 'old-text'").fetchone()[0] == 0
         assert nearest("my money back has not come yet")[0] == world["billing_card"].id
+
+
+def test_kb_reindex_says_what_waits_for_a_vector_and_embed_waits_for_it(app, world, runner):
+    from contextlib import closing
+
+    with app.app_context():
+        result = runner.invoke(args=["reindex"])
+        assert result.exit_code == 0, result.output
+        assert "Vectors (all-MiniLM-L6-v2): 2 wordings of 2 cards, 0 waiting." in result.output
+        with closing(vectors.connect()) as conn:  # as after a change of model: nothing embedded yet
+            conn.execute("DELETE FROM vector")
+        vectors.INLINE, inline = 0, vectors.INLINE  # so that the rebuild leaves them to the background
+        try:
+            result = runner.invoke(args=["reindex", "--embed"])
+        finally:
+            vectors.INLINE = inline
+        assert result.exit_code == 0, result.output
+        assert "2 wordings of 2 cards, 0 waiting." in result.output
+        assert nearest("my money back has not come yet")[0] == world["billing_card"].id
+    app.config["SEARCH_EMBEDDING_MODEL"] = ""
+    with app.app_context():
+        result = runner.invoke(args=["reindex"])
+        assert result.exit_code == 0 and "Vectors: none (search is lexical" in result.output, result.output

@@ -334,9 +334,12 @@ def _run_backfill(app):
 
 
 def wait_for_backfill(timeout=None):
+    """Wait for this process's background embedding; True once it is over (or none runs)."""
     thread = _backfill["thread"]
     if thread is not None:
         thread.join(timeout)
+        return not thread.is_alive()
+    return True
 
 
 def status():
