@@ -45,6 +45,11 @@ SEMANTIC_WEIGHT = 0.7
 # words weigh more: "chargeback" finds the chargeback card first, not one merely close in meaning.
 SEMANTIC_WEIGHT_ALL_WORDS = 0.5
 SEMANTIC_FLOOR = 0.25
+# Similarities count over the best candidate's, but never over less than this: when nothing is close in
+# meaning (an order code, a word only one card holds), the nearest cards are not close, and counted over
+# the best they outranked the one card holding the word.
+SEMANTIC_FULL = 0.5  # only when some card holds every word (tuning half unchanged from 0.5 up to 0.6)
+NAMED = 3  # at most this many cards holding every word lead the cards added by meaning
 MAX_LIMIT = 50
 SNIPPET_CHARS = 220
 
@@ -568,7 +573,9 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     close, added = {}, []
     if meaning is not None:
         weight = SEMANTIC_WEIGHT_ALL_WORDS if plan.mode == "all" and lexical_total else SEMANTIC_WEIGHT
-        outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight)
+        named = complete if plan.mode == "any" else [doc for doc, _, _ in outcome.top]
+        outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight,
+                                           named if len(named) <= NAMED else ())
         total += len(added)
         if facets:  # the cards added by meaning are counted too, so that the facets add up to the total
             engine.count(s, added, counted, outcome.facets)
@@ -644,29 +651,33 @@ def _query_vector(model, text, keep=512):
     return vector
 
 
-def _blend(s, plan, top, meaning, wording, weight):
-    """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT).
+def _blend(s, plan, top, meaning, wording, weight, named=()):
+    """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT);
+    `named`, the few cards holding every word, lead: the words name them (an order code, a word only they
+    have), where a card of a similar code is close in meaning but not the answer.
     Returns (top as (docnum, final score, multiplier), {docnum: similarity}, the docnums added by meaning).
     A card added by meaning passes the plan's filters, and for customers must be public and live: the
     lexical plan has that from the customers' fields, which only public live cards have."""
     ids, sims, slot_of = meaning
     lexical = {doc: (final / rank if rank else 0.0, rank) for doc, final, rank in top}
     similarity = {}
-    for doc in lexical:
-        slot = slot_of.get(int(s.stored_fields(doc)["id"]))
+    for doc, card_id in engine.card_ids(s, lexical).items():
+        slot = slot_of.get(card_id)
         if slot is not None and sims[slot] > -1.5:
             similarity[doc] = float(sims[slot])
     nearest = [(card_id, sim) for card_id, sim in vectors.top(ids, sims, SEMANTIC_K) if sim >= SEMANTIC_FLOOR]
+    documents = engine.documents_of(s, [card_id for card_id, _ in nearest])
     extra = {}
     for card_id, sim in nearest:
-        for doc in engine.holding(s, "id", str(card_id)):
+        for doc in documents.get(card_id, ()):
             if doc not in lexical:
                 extra[doc] = sim
     if wording.customers:
         plan = replace(plan, filters=(*plan.filters, ("public", (True,))))
     admitted = engine.admitted(s, plan, extra)
     best_lexical = max((bm for bm, _ in lexical.values()), default=0.0) or 1.0
-    best_similarity = max([*similarity.values(), *(extra[d] for d in admitted)], default=0.0) or 1.0
+    best_similarity = max([*similarity.values(), *(extra[d] for d in admitted),
+                           SEMANTIC_FULL if plan.mode == "all" else 0.0]) or 1.0
     blended = []
     for doc, (bm, rank) in lexical.items():
         words = bm / best_lexical
@@ -675,7 +686,8 @@ def _blend(s, plan, top, meaning, wording, weight):
     for doc, rank in admitted.items():
         similarity[doc] = extra[doc]
         blended.append((doc, weight * extra[doc] / best_similarity * rank, rank))
-    blended.sort(key=lambda item: (-item[1], item[0]))
+    named = set(named)
+    blended.sort(key=lambda item: (item[0] not in named, -item[1], item[0]))
     return blended, similarity, list(admitted)
 
 

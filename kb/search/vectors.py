@@ -452,7 +452,7 @@ class Matrix:
             score = pad[self.at[:, 0]]
             if channel == "agents":
                 score = np.maximum(score, pad[self.at[:, 1]])
-            return self.ids.copy(), score, self.slot_of
+            return self.ids, score, self.slot_of  # a refresh replaces `ids`, never changes it
 
     def embedded(self):
         """Cards with at least one wording embedded, in this copy."""
