@@ -169,12 +169,12 @@ def test_a_prefix_does_not_flood_the_results_with_rare_unrelated_completions(app
 
 
 def test_the_few_cards_holding_every_word_lead_the_cards_only_close_in_meaning(app, shop, make_card):
-    """An order code, a word only one card has: cards of similar codes are close in meaning, but the card
-    holding the code is the answer, even as a draft (ranked ×0.5; at 100,000 cards such a card fell from
-    first to beyond the 10th)."""
+    """An order code, a word only one card has: cards of similar codes are close in meaning (and hold none
+    of its words), but the card holding the code is the answer, even as a draft (ranked ×0.5; at 100,000
+    cards such a card fell from first to beyond the 10th)."""
     for n in range(6):
-        make_card(shop["public"], shop["expert"], title=f"Batch ZQX-48{n}1{n} delayed at the depot",
-                  answer=f"Batch ZQX-48{n}1{n} leaves the depot tomorrow.", verified_at=utcnow())
+        make_card(shop["public"], shop["expert"], title=f"Batch ZQX48{n}1{n} delayed at the depot",
+                  answer=f"Batch ZQX48{n}1{n} leaves the depot tomorrow.", verified_at=utcnow())
     draft = make_card(shop["public"], shop["expert"], title="Courier hand-over notes",
                       answer="Parcels of batch ZQX-48213 go to the night courier.").id
     with app.app_context():

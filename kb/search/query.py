@@ -49,7 +49,7 @@ SEMANTIC_FLOOR = 0.25
 # meaning (an order code, a word only one card holds), the nearest cards are not close, and counted over
 # the best they outranked the one card holding the word.
 SEMANTIC_FULL = 0.5  # only when some card holds every word (tuning half unchanged from 0.5 up to 0.6)
-NAMED = 3  # at most this many cards holding every word lead the cards added by meaning
+NAMED = 3  # when at most this many cards hold every word, the cards found by words lead those found by meaning
 MAX_LIMIT = 50
 SNIPPET_CHARS = 220
 
@@ -652,9 +652,11 @@ def _query_vector(model, text, keep=512):
 
 
 def _blend(s, plan, top, meaning, wording, weight, named=()):
-    """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT);
-    `named`, the few cards holding every word, lead: the words name them (an order code, a word only they
-    have), where a card of a similar code is close in meaning but not the answer.
+    """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT).
+    When `named`, the few cards holding every word, is not empty, the cards found only by meaning follow
+    those found by words: the words name a card (an order code, a word only it has), and a card of a
+    similar code is close in meaning but not the answer. (Putting `named` ahead of every other card
+    instead cost a keyword query of the support FAQ's tuning half its first place.)
     Returns (top as (docnum, final score, multiplier), {docnum: similarity}, the docnums added by meaning).
     A card added by meaning passes the plan's filters, and for customers must be public and live: the
     lexical plan has that from the customers' fields, which only public live cards have."""
@@ -686,8 +688,8 @@ def _blend(s, plan, top, meaning, wording, weight, named=()):
     for doc, rank in admitted.items():
         similarity[doc] = extra[doc]
         blended.append((doc, weight * extra[doc] / best_similarity * rank, rank))
-    named = set(named)
-    blended.sort(key=lambda item: (item[0] not in named, -item[1], item[0]))
+    by_meaning_only = bool(named) and set(admitted)
+    blended.sort(key=lambda item: (bool(by_meaning_only) and item[0] in by_meaning_only, -item[1], item[0]))
     return blended, similarity, list(admitted)
 
 
