@@ -146,6 +146,9 @@ def test_a_partial_last_word_is_read_by_its_likeliest_completion_not_by_its_lett
         assert query.meant("canc", query.read_query(query.searcher().reader(), "canc", prefix_last=True)[1]) \
             == "cancel"
         assert ids("canc", prefix_last=True)[:1] == [shop["cancel"]]
+        query._cache.clear()
+        entered = query.search("canc")  # and Enter: what as-you-type showed, not "0 cards"
+        assert [h.id for h in entered.hits][:1] == [shop["cancel"]] and "start with it" in entered.notice
         assert ids("stop my order before it is se", prefix_last=True)[:1] == [shop["cancel"]]
 
 
@@ -183,3 +186,13 @@ def test_the_few_cards_holding_every_word_lead_the_cards_only_close_in_meaning(a
         vectors.wait_for_backfill(60)
         found = ids("ZQX-48213")
         assert found[:1] == [draft] and len(found) > 1  # the similar codes follow, by meaning
+
+
+def test_why_here_names_only_the_words_a_card_holds(app, shop, make_card):
+    """The explanation said "matched the notes or collection word zzqqxx" of every word a card lacked."""
+    noted = make_card(shop["public"], shop["expert"], title="Can I pay by invoice?", answer="Yes, for firms.",
+                      internal_notes="Escalate net-30 requests to finance.", verified_at=utcnow()).id
+    with app.app_context():
+        found = {h.id: h for h in query.search("invoice finance zzqqxx", explain=True).hits}
+        why = found[noted].explain["why"]
+        assert "invoice" in why and "notes or collection word financ" in why and "zzqqxx" not in why, why

@@ -94,6 +94,10 @@ def test_many_cards_are_embedded_in_the_background_while_search_goes_on(app, wor
         info = vectors.status()
         assert info["waiting"] == 0 and info["cards"] == vectors.INLINE + 10
         assert vectors.matrix().embedded() == vectors.INLINE + 10
+        from contextlib import closing
+
+        with closing(vectors.connect()) as conn:  # the texts that waited leave no free pages behind
+            assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
 
 
 def test_without_a_model_no_vectors_are_kept(make_app):

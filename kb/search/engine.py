@@ -219,6 +219,13 @@ def documents_of(searcher, cards):
     return out
 
 
+def held(searcher, docnum, field, stems):
+    """Which of `stems` the document `docnum` holds in `field`."""
+    for seg, offset, local in _per_segment(searcher, [docnum]):
+        return {stem for stem in stems if np.isin(local[0], postings(seg, field, stem)[0])}
+    return set()
+
+
 def _docs(seg, field, values):
     """Documents holding any of `values` in an untokenised field."""
     out = np.zeros(seg.doc_count_all(), bool)

@@ -527,10 +527,25 @@ def search(text, filters=None, limit=10, offset=0, include_archived=False, facet
                search_index.current_generation(search_index.index_dir()), text, repr(filters), limit, offset,
                include_archived, facets, explain, prefix_last,
                getattr(synonyms, "version", None) if synonyms else None, wording, vectors.version())
-        return _cached(key, lambda: _search(s, text, filters, limit, offset, include_archived, facets, explain,
-                                            prefix_last, synonyms or {}, wording))
+        return _cached(key, lambda: _as_typed_or_as_prefix(
+            lambda as_prefix: _search(s, text, filters, limit, offset, include_archived, facets, explain,
+                                      as_prefix, synonyms or {}, wording), text, prefix_last))
 
     return _guarded(read)
+
+
+def _as_typed_or_as_prefix(run, text, prefix_last):
+    """`run(prefix_last)`; when that finds nothing for a last word typed in part ("canc" and Enter), the
+    words it starts, as as-you-type showed them a moment before."""
+    results = run(prefix_last)
+    if results.total or prefix_last or not text or text[-1:].isspace() or text.rstrip()[-1:] in '*"':
+        return results
+    partial = run(True)
+    if not partial.total:
+        return results
+    word = text.split()[-1]
+    partial.notice = partial.notice or f"Nothing has the word “{word}”: showing cards with words that start with it."
+    return partial
 
 
 FACETS = {"collection": "collection", "status": "status", "tag": "tags", "owner": "owner"}
@@ -732,7 +747,8 @@ def _hit(s, docnum, score, rank, explain, stems, language, wording, similarity=N
         info = {"relevance": round(score / rank, 4) if rank else score, "rank_multiplier": round(rank, 4),
                 "similarity": None if similarity is None else round(similarity, 3),
                 "status_factor": search_index.STATUS_FACTOR.get(stored["status"], 1.0),
-                "matched": {} if by_meaning else matched_fields(stored, stems, language)}
+                "matched": {} if by_meaning else matched_fields(
+                    stored, stems, language, engine.held(s, docnum, wording.content, stems))}
         info["why"] = in_plain_words(info, stored["status"], words or {})
     title = served_title if wording.customers else stored["title"]
     tags = stored.get(wording.tags, "")
@@ -776,8 +792,10 @@ def in_plain_words(info, status, typed):
     return text[0].upper() + text[1:] + "."
 
 
-def matched_fields(stored, stems, language):
-    """Which parts of a card the query's terms were found in (title weighs ×3, tags and collection ×2)."""
+def matched_fields(stored, stems, language, held):
+    """Which parts of a card the query's terms were found in (title weighs ×3, tags and collection ×2);
+    `held`: the terms the card's searched text holds, so that a term named nowhere visible is said to be
+    in the notes or collection name only when it is (not every query word the card lacks)."""
     parts = {"title": stored.get("title", ""), "answer": stored.get("plain", ""),
              "tags": " ".join(stored.get("tags", "").split(","))}
     wanted, found, matched = set(stems), set(), {}
@@ -786,8 +804,8 @@ def matched_fields(stored, stems, language):
         if terms:
             matched[name] = sorted(terms)
             found |= terms
-    elsewhere = wanted - found
-    if elsewhere and len(elsewhere) < len(wanted) + 1:
+    elsewhere = (wanted & set(held)) - found
+    if elsewhere:
         matched["notes or collection"] = sorted(elsewhere)
     return matched
 

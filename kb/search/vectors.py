@@ -329,8 +329,20 @@ def _run_backfill(app):
                             break
                         done += n
                     log.info("embedded %s wordings in %.0f s", done, time.monotonic() - started)
+                    if done and not _backfill["stop"].is_set():
+                        _compact(conn)
             except Exception:  # noqa: BLE001 — the next sync starts it again; search stays lexical meanwhile
                 log.exception("embedding in the background failed")
+
+
+def _compact(conn):
+    """Give back the pages of the texts that waited (a rebuild of 100,000 cards left a 197 MB file around
+    39 MB of vectors). VACUUM waits for other connections' writes like any write; a failure is harmless."""
+    try:
+        if conn.execute("PRAGMA freelist_count").fetchone()[0]:
+            conn.execute("VACUUM")
+    except sqlite3.Error:
+        log.warning("could not compact the vectors file", exc_info=True)
 
 
 def wait_for_backfill(timeout=None):
