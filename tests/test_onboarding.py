@@ -514,9 +514,11 @@ def test_reminders_before_and_after_the_due_date_once_a_day_and_a_lead_digest(ap
         sent, digests = reminders.send_reminders(first)
         db.session.commit()
         assert (sent, digests) == (2, 0)  # h1 and h2 are due within 24 h (the lead runs the cohort)
-        # Once a day: later the same (UTC) day. (Five hours later crossed midnight when run after 19:00.)
-        last_second = first.replace(hour=23, minute=59, second=59, microsecond=0)
-        assert reminders.send_reminders(last_second) == (0, 0)
+        # Once a day: later the same (UTC) day, before the due time. (Five hours later crossed midnight when
+        # run after 19:00; the day's last second was past the due time when run after 23:00.)
+        later = min(first.replace(hour=23, minute=59, second=59, microsecond=0), start + 3 * DAY - timedelta(seconds=1))
+        assert later.date() == first.date() and later > first
+        assert reminders.send_reminders(later) == (0, 0)
         sent, digests = reminders.send_reminders(start + 4 * DAY)
         db.session.commit()
         assert (sent, digests) == (2, 1)
