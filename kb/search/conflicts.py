@@ -82,15 +82,10 @@ def _meaning_pairs(s):
     """Pairs of documents: the newest embedded cards and their closest cards in wording."""
     found = vectors.matrix()
     newest = sorted(found.embedded_ids(), reverse=True)[:MEANING_CARDS]
-    docs = {}
-
-    def docs_of(card_id):
-        if card_id not in docs:
-            docs[card_id] = engine.holding(s, "id", str(card_id))
-        return docs[card_id]
-
-    return [(doc, other) for card_id, near in found.neighbours(newest, MEANING_K, WORDING_FLOOR).items()
-            for doc in docs_of(card_id) for other_id, _ in near for other in docs_of(other_id)]
+    near = found.neighbours(newest, MEANING_K, WORDING_FLOOR)
+    docs = engine.documents_of(s, {*near, *(other for pairs in near.values() for other, _ in pairs)})
+    return [(doc, other) for card_id, pairs in near.items() for doc in docs.get(card_id, ())
+            for other_id, _ in pairs for other in docs.get(other_id, ())]
 
 
 def _judge(s, candidates, alike, threshold, limit, stop_at_limit=False):

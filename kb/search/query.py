@@ -423,22 +423,31 @@ def refreshed(old):
 
 # -- Results cache: per index state, so it can never serve a result older than the index -------------
 
-_cache = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 512
+class _Recent(OrderedDict):
+    """The values of the last `size` keys asked for, shared by a worker's threads (computed outside the lock)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size, self.lock = size, threading.Lock()
+
+    def get_or_compute(self, key, compute):
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = compute()
+        with self.lock:
+            self[key] = value
+            while len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+_cache = _Recent(512)
 
 
 def _cached(key, compute):
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    value = compute()
-    with _cache_lock:
-        _cache[key] = value
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return value
+    return _cache.get_or_compute(key, compute)
 
 
 # -- Searching --------------------------------------------------------------------------------------
@@ -540,12 +549,12 @@ def _as_typed_or_as_prefix(run, text, prefix_last):
     results = run(prefix_last)
     if results.total or prefix_last or not text or text[-1:].isspace() or text.rstrip()[-1:] in '*"':
         return results
-    partial = run(True)
-    if not partial.total:
+    started = run(True)
+    if not started.total:
         return results
     word = text.split()[-1]
-    partial.notice = partial.notice or f"Nothing has the word “{word}”: showing cards with words that start with it."
-    return partial
+    started.notice = started.notice or f"Nothing has the word “{word}”: showing cards with words that start with it."
+    return started
 
 
 FACETS = {"collection": "collection", "status": "status", "tag": "tags", "owner": "owner"}
@@ -588,9 +597,9 @@ def _search(s, text, filters, limit, offset, include_archived, facets, explain, 
     close, added = {}, []
     if meaning is not None:
         weight = SEMANTIC_WEIGHT_ALL_WORDS if plan.mode == "all" and lexical_total else SEMANTIC_WEIGHT
-        named = complete if plan.mode == "any" else [doc for doc, _, _ in outcome.top]
+        named = complete if plan.mode == "any" else outcome.top  # the cards holding every word
         outcome.top, close, added = _blend(s, plan, outcome.top, meaning, wording, weight,
-                                           named if len(named) <= NAMED else ())
+                                           words_first=0 < len(named) <= NAMED)
         total += len(added)
         if facets:  # the cards added by meaning are counted too, so that the facets add up to the total
             engine.count(s, added, counted, outcome.facets)
@@ -643,34 +652,25 @@ def _meaning(text, wording):
                         "customers" if wording.customers else "agents")
 
 
-_vectors_of_queries = OrderedDict()
-_vectors_lock = threading.Lock()
+_vectors_of_queries = _Recent(512)
 
 
-def _query_vector(model, text, keep=512):
-    """The query's embedding, kept for the last `keep` texts of this process: as-you-type sends the same
+def _query_vector(model, text):
+    """The query's embedding, kept for the last 512 texts of this process: as-you-type sends the same
     meaning again and again ("refund arr", "refund arri" and "refund arriv" all read "refund arrive"), and
     the results cache misses them (other words), while an embedding is ~1.5 ms of CPU."""
-    key = (model.key, text)
-    with _vectors_lock:
-        vector = _vectors_of_queries.get(key)
-        if vector is not None:
-            _vectors_of_queries.move_to_end(key)
-            return vector
-    vector = model.embed([text])[0]
-    vector.flags.writeable = False
-    with _vectors_lock:
-        _vectors_of_queries[key] = vector
-        while len(_vectors_of_queries) > keep:
-            _vectors_of_queries.popitem(last=False)
-    return vector
+    def embed():
+        vector = model.embed([text])[0]
+        vector.flags.writeable = False
+        return vector
+    return _vectors_of_queries.get_or_compute((model.key, text), embed)
 
 
-def _blend(s, plan, top, meaning, wording, weight, named=()):
+def _blend(s, plan, top, meaning, wording, weight, words_first=False):
     """The lexical candidates `top` and the cards nearest in meaning, in one order (see SEMANTIC_WEIGHT).
-    When `named`, the few cards holding every word, is not empty, the cards found only by meaning follow
+    `words_first` (when a few cards hold every word, NAMED): the cards found only by meaning follow
     those found by words: the words name a card (an order code, a word only it has), and a card of a
-    similar code is close in meaning but not the answer. (Putting `named` ahead of every other card
+    similar code is close in meaning but not the answer. (Putting those few ahead of every other card
     instead cost a keyword query of the support FAQ's tuning half its first place.)
     Returns (top as (docnum, final score, multiplier), {docnum: similarity}, the docnums added by meaning).
     A card added by meaning passes the plan's filters, and for customers must be public and live: the
@@ -703,8 +703,8 @@ def _blend(s, plan, top, meaning, wording, weight, named=()):
     for doc, rank in admitted.items():
         similarity[doc] = extra[doc]
         blended.append((doc, weight * extra[doc] / best_similarity * rank, rank))
-    by_meaning_only = bool(named) and set(admitted)
-    blended.sort(key=lambda item: (bool(by_meaning_only) and item[0] in by_meaning_only, -item[1], item[0]))
+    after = set(admitted) if words_first else set()
+    blended.sort(key=lambda item: (item[0] in after, -item[1], item[0]))
     return blended, similarity, list(admitted)
 
 
