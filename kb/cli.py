@@ -324,11 +324,15 @@ def reindex_command(procs, embed):
             semantic = vectors.status()
             click.echo(f"  {started - semantic['waiting']}/{started} wordings embedded", err=True)
         semantic = vectors.status()
+    if not semantic["waiting"]:
+        then = "."
+    elif embed:
+        then = ": another process of this host is embedding them."
+    else:
+        then = (": the app embeds them in the background (`kb index-status` shows progress; search is lexical for"
+                " those cards meanwhile), or run `kb reindex --embed`.")
     click.echo(f"Vectors ({semantic['model']}): {semantic['vectors']} wordings of {semantic['cards']} cards, "
-               f"{semantic['waiting']} waiting" + (
-                   "." if not semantic["waiting"] else ": the app embeds them in the background (`kb index-status`"
-                   " shows progress; search is lexical for those cards meanwhile), or run `kb reindex --embed`."
-                   if not embed else ": another process of this host is embedding them."))
+               f"{semantic['waiting']} waiting{then}")
 
 
 INDEX_STATES = {"rebuilding": "rebuilding after a problem with the index (searches say so until it is done)",

@@ -466,14 +466,18 @@ class Matrix:
                 score = np.maximum(score, pad[self.at[:, 1]])
             return self.ids, score, self.slot_of  # a refresh replaces `ids`, never changes it
 
+    def _with_vector(self):
+        """Per slot: the card has at least one wording embedded, in this copy."""
+        return (self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)
+
     def embedded(self):
         """Cards with at least one wording embedded, in this copy."""
-        return int(((self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)).sum()) if len(self.at) else 0
+        return int(self._with_vector().sum()) if len(self.at) else 0
 
     def embedded_ids(self):
         """Ids of the cards with at least one wording embedded, in this copy."""
         with self.lock:
-            return self.ids[(self.at[:, 0] >= 0) | (self.at[:, 1] >= 0)].tolist() if len(self.at) else []
+            return self.ids[self._with_vector()].tolist() if len(self.at) else []
 
     def neighbours(self, card_ids, k, floor, batch=32):
         """For each of `card_ids`, the `k` other cards whose wording is closest to its own (the current one,
